@@ -1,0 +1,86 @@
+import { buildApp } from './app.js'
+import { AuthService } from './auth/auth.service.js'
+import { Tokens, loadOrCreateSecret } from './auth/tokens.js'
+import { ConfigError, loadConfig, type Config } from './config.js'
+import { createLogger } from './logger.js'
+import { MemoryBus } from './realtime/bus-memory.js'
+import { MemoryPresence } from './realtime/presence-memory.js'
+import { openStore } from './store/open-store.js'
+
+/**
+ * Reads the configuration, picks the implementations and listens: the only place that knows the
+ * environment and the port. Exits with a sentence on a bad configuration.
+ */
+export async function startServer(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  let config: Config
+  try {
+    config = loadConfig(env)
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`Configuration error: ${error.message}\n`)
+      process.exit(2)
+    }
+    throw error
+  }
+  const logger = createLogger(config.logLevel)
+
+  const store = await openStore(config.database)
+  const secret = loadOrCreateSecret(config.auth.jwtSecret, config.dataDir)
+  if (secret.source !== 'environment') {
+    logger.info(
+      { file: secret.file },
+      `JWT secret ${secret.source === 'generated' ? 'generated and kept' : 'read'} in the data folder (set JWT_SECRET to choose one)`,
+    )
+  }
+  const tokens = new Tokens({
+    secret: secret.secret,
+    ttlSeconds: config.auth.tokenTtlSeconds,
+    external: config.auth.external,
+  })
+  const bus = new MemoryBus()
+  const presence = new MemoryPresence()
+
+  if (config.admin !== undefined) {
+    const auth = new AuthService({ store, tokens, auth: config.auth, limits: config.limits })
+    const outcome = await auth.ensureAdmin(config.admin)
+    logger.info(
+      { email: config.admin.email },
+      outcome === 'created' ? 'admin account created' : 'admin account exists',
+    )
+  }
+
+  const app = await buildApp({ config, store, bus, presence, tokens, logger })
+  app.addHook('onClose', async () => {
+    await bus.close()
+    await presence.close()
+    await store.close()
+  })
+
+  let stopping = false
+  const stop = (signal: string) => {
+    if (stopping) return
+    stopping = true
+    logger.info({ signal }, 'shutting down')
+    const deadline = setTimeout(() => process.exit(1), config.realtime.shutdownGraceMs + 2_000)
+    deadline.unref()
+    app.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed')
+        process.exit(1)
+      },
+    )
+  }
+  process.on('SIGTERM', () => stop('SIGTERM'))
+  process.on('SIGINT', () => stop('SIGINT'))
+
+  await app.listen({ host: config.host, port: config.port })
+  logger.info(
+    {
+      node: config.nodeId,
+      database: config.database.kind,
+      bus: config.redisUrl ? 'redis' : 'memory',
+    },
+    `swipesavvy-chat listening on http://${config.host}:${config.port}`,
+  )
+}

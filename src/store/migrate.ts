@@ -1,0 +1,23 @@
+import { Migrator, type Kysely, type Migration } from 'kysely'
+import * as initial from './migrations/001-initial.js'
+import type { Database } from './schema.js'
+
+/** Every migration, in order. Both databases run the same ones. */
+const migrations: Record<string, Migration> = {
+  '001-initial': initial,
+}
+
+/** Brings the schema up to date. Safe to run from several nodes at once (the migrator locks). */
+export async function migrateToLatest(db: Kysely<Database>): Promise<void> {
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: () => Promise.resolve(migrations) },
+  })
+  const { error, results } = await migrator.migrateToLatest()
+  if (error !== undefined) {
+    const failed = results?.find((result) => result.status === 'Error')?.migrationName
+    throw new Error(`database migration ${failed ?? ''} failed`.replace('  ', ' '), {
+      cause: error,
+    })
+  }
+}

@@ -1,0 +1,125 @@
+import { Kysely, PostgresDialect, sql } from 'kysely'
+import pg from 'pg'
+import { migrateToLatest } from './migrate.js'
+import type { ChatMessagesTable, Database } from './schema.js'
+import { SqlStore, toMessageRecord, type MessageAppender } from './sql-store.js'
+import type { AppendResult, NewMessage } from './store.js'
+
+export interface PostgresStoreOptions {
+  url: string
+  poolSize: number
+  /** A schema of its own (created if missing); tests use one per app to stay apart. */
+  schema?: string
+}
+
+const INT8_OID = 20
+
+/** PostgreSQL through `pg`: what several nodes share. */
+export async function openPostgresStore(options: PostgresStoreOptions): Promise<SqlStore> {
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.poolSize,
+    // Fail fast while the database is down, so callers get a 503 rather than a hanging request.
+    connectionTimeoutMillis: 3_000,
+    ...(options.schema !== undefined && { options: `-c search_path=${options.schema}` }),
+    // Timestamps and seqs are BIGINT; they stay far below 2^53, so plain numbers are exact.
+    types: {
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+        oid === INT8_OID
+          ? Number
+          : (pg.types.getTypeParser(oid, format ?? 'text') as (
+              value: string,
+            ) => unknown)) as typeof pg.types.getTypeParser,
+    },
+  })
+  // An idle client losing its connection (a database restart) must not crash the process.
+  pool.on('error', () => undefined)
+
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
+  try {
+    if (options.schema !== undefined) {
+      await sql`create schema if not exists ${sql.id(options.schema)}`.execute(db)
+    }
+    await migrateToLatest(db)
+  } catch (error) {
+    await db.destroy()
+    throw error
+  }
+  return new SqlStore('postgres', db, new PostgresMessageAppender(db), () => db.destroy())
+}
+
+type AppendRow = ChatMessagesTable & { outcome: 'stored' | 'duplicate' }
+
+const UNIQUE_VIOLATION = '23505'
+
+/**
+ * One statement, so one round trip, per message: find an earlier send with the same
+ * `client_message_id`, check the reply target, bump the session's `last_seq` (its row lock orders
+ * concurrent appends to one session, on every node) and insert, all or nothing.
+ */
+class PostgresMessageAppender implements MessageAppender {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async append(message: NewMessage): Promise<AppendResult> {
+    try {
+      return await this.#tryAppend(message)
+    } catch (error) {
+      // Two concurrent sends with one client_message_id: the loser sees the winner's row now.
+      if ((error as { code?: string }).code === UNIQUE_VIOLATION) return this.#tryAppend(message)
+      throw error
+    }
+  }
+
+  async #tryAppend(m: NewMessage): Promise<AppendResult> {
+    const mentions = m.mentions === null ? null : JSON.stringify(m.mentions)
+    const { rows } = await sql<AppendRow>`
+      with existing as (
+        select * from chat_messages
+         where ${m.client_message_id}::text is not null and chat_session_id = ${m.chat_session_id}
+           and sender_id = ${m.sender_id} and client_message_id = ${m.client_message_id}
+      ), bumped as (
+        update chat_sessions
+           set last_seq = last_seq + 1,
+               started_at = coalesce(started_at, ${m.created_at}::bigint),
+               last_activity_at = ${m.created_at}::bigint
+         where id = ${m.chat_session_id} and status = 'active'
+           and not exists (select 1 from existing)
+           and (${m.reply_to_id}::text is null or exists (
+                 select 1 from chat_messages
+                  where id = ${m.reply_to_id} and chat_session_id = ${m.chat_session_id}))
+        returning last_seq
+      ), inserted as (
+        insert into chat_messages (id, chat_session_id, seq, sender_id, message_type, content,
+            reply_to_id, mentions, file_url, file_name, file_size, file_type, client_message_id,
+            created_at)
+        select ${m.id}, ${m.chat_session_id}, bumped.last_seq, ${m.sender_id}, ${m.message_type},
+            ${m.content}, ${m.reply_to_id}, ${mentions}, ${m.file_url}, ${m.file_name},
+            ${m.file_size}::bigint, ${m.file_type}, ${m.client_message_id}, ${m.created_at}::bigint
+          from bumped
+        returning *
+      )
+      select 'stored' as outcome, inserted.* from inserted
+      union all
+      select 'duplicate' as outcome, existing.* from existing
+    `.execute(this.db)
+
+    const row = rows[0]
+    if (row !== undefined) {
+      const { outcome, ...message } = row
+      return { outcome, message: toMessageRecord(message) }
+    }
+    return this.#whyNothingWasStored(m)
+  }
+
+  /** The cold path: the statement stored nothing, so find out which guard stopped it. */
+  async #whyNothingWasStored(m: NewMessage): Promise<AppendResult> {
+    const session = await this.db
+      .selectFrom('chat_sessions')
+      .select('status')
+      .where('id', '=', m.chat_session_id)
+      .executeTakeFirst()
+    if (session === undefined) return { outcome: 'session_missing' }
+    if (session.status !== 'active') return { outcome: 'session_closed' }
+    return { outcome: 'reply_missing' }
+  }
+}

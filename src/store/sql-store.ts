@@ -1,0 +1,389 @@
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely'
+import type { ChatMessagesTable, Database } from './schema.js'
+import type {
+  AppendResult,
+  BlockRecord,
+  BlockStore,
+  HistoryQuery,
+  MessageRecord,
+  MessageStore,
+  NewMessage,
+  ParticipantRecord,
+  ParticipantStore,
+  SessionListQuery,
+  SessionRecord,
+  SessionStore,
+  Store,
+  UserRecord,
+  UserStore,
+} from './store.js'
+
+/** The hot path, written per dialect: see `SqliteMessageAppender` and `PostgresMessageAppender`. */
+export interface MessageAppender {
+  append(message: NewMessage): Promise<AppendResult>
+}
+
+type Db = Kysely<Database> | Transaction<Database>
+
+/**
+ * The one Kysely implementation of `Store` that SQLite and PostgreSQL share. Dialect setup lives in
+ * `sqlite.ts` and `postgres.ts`; they hand in the message appender and a close function.
+ */
+export class SqlStore implements Store {
+  readonly users: UserStore
+  readonly sessions: SessionStore
+  readonly participants: ParticipantStore
+  readonly messages: MessageStore
+  readonly blocks: BlockStore
+
+  constructor(
+    readonly dialect: 'sqlite' | 'postgres',
+    private readonly db: Db,
+    private readonly appender: MessageAppender,
+    private readonly onClose: () => Promise<void>,
+  ) {
+    this.users = new SqlUserStore(db)
+    this.sessions = new SqlSessionStore(db)
+    this.participants = new SqlParticipantStore(db)
+    this.messages = new SqlMessageStore(db, appender)
+    this.blocks = new SqlBlockStore(db)
+  }
+
+  async transaction<T>(fn: (store: Store) => Promise<T>): Promise<T> {
+    if (this.db.isTransaction) return fn(this)
+    return this.db
+      .transaction()
+      .execute((trx) => fn(new SqlStore(this.dialect, trx, this.appender, this.onClose)))
+  }
+
+  async ping(): Promise<void> {
+    await sql`select 1`.execute(this.db)
+  }
+
+  close(): Promise<void> {
+    return this.onClose()
+  }
+}
+
+class SqlUserStore implements UserStore {
+  constructor(private readonly db: Db) {}
+
+  async insert(user: UserRecord): Promise<void> {
+    await this.db.insertInto('users').values(user).execute()
+  }
+
+  findById(id: string): Promise<UserRecord | undefined> {
+    return this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst()
+  }
+
+  async findManyByIds(ids: readonly string[]): Promise<UserRecord[]> {
+    if (ids.length === 0) return []
+    return this.db.selectFrom('users').selectAll().where('id', 'in', ids).execute()
+  }
+
+  findByEmail(email: string): Promise<UserRecord | undefined> {
+    return this.db
+      .selectFrom('users')
+      .selectAll()
+      .where('email', '=', email.toLowerCase())
+      .executeTakeFirst()
+  }
+
+  findByExternalIdentity(issuer: string, subject: string): Promise<UserRecord | undefined> {
+    return this.db
+      .selectFrom('users')
+      .selectAll()
+      .where('external_issuer', '=', issuer)
+      .where('external_subject', '=', subject)
+      .executeTakeFirst()
+  }
+}
+
+class SqlSessionStore implements SessionStore {
+  constructor(private readonly db: Db) {}
+
+  async insert(session: SessionRecord): Promise<void> {
+    await this.db.insertInto('chat_sessions').values(session).execute()
+  }
+
+  findById(id: string): Promise<SessionRecord | undefined> {
+    return this.db.selectFrom('chat_sessions').selectAll().where('id', '=', id).executeTakeFirst()
+  }
+
+  async update(
+    id: string,
+    patch: Partial<Pick<SessionRecord, 'title' | 'assigned_agent_id'>>,
+  ): Promise<void> {
+    if (Object.keys(patch).length === 0) return
+    await this.db.updateTable('chat_sessions').set(patch).where('id', '=', id).execute()
+  }
+
+  async claim(id: string, agentId: string): Promise<boolean> {
+    const result = await this.db
+      .updateTable('chat_sessions')
+      .set({ assigned_agent_id: agentId })
+      .where('id', '=', id)
+      .where('status', '=', 'active')
+      .where('assigned_agent_id', 'is', null)
+      .executeTakeFirst()
+    return result.numUpdatedRows > 0n
+  }
+
+  async close(id: string, closedBy: string, closedAt: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('chat_sessions')
+      .set({ status: 'closed', closed_at: closedAt, closed_by: closedBy })
+      .where('id', '=', id)
+      .where('status', '=', 'active')
+      .executeTakeFirst()
+    return result.numUpdatedRows > 0n
+  }
+
+  listForParticipant(userId: string, query: SessionListQuery): Promise<SessionRecord[]> {
+    let select = this.db
+      .selectFrom('chat_sessions as s')
+      .innerJoin('chat_participants as p', 'p.chat_session_id', 's.id')
+      .selectAll('s')
+      .where('p.user_id', '=', userId)
+      .where('p.left_at', 'is', null)
+    if (query.status !== undefined) select = select.where('s.status', '=', query.status)
+    return select
+      .orderBy('s.last_activity_at', 'desc')
+      .orderBy('s.id')
+      .limit(query.limit)
+      .offset(query.offset)
+      .execute()
+  }
+
+  listAll(query: SessionListQuery): Promise<SessionRecord[]> {
+    let select = this.db.selectFrom('chat_sessions').selectAll()
+    if (query.status !== undefined) select = select.where('status', '=', query.status)
+    return select
+      .orderBy('last_activity_at', 'desc')
+      .orderBy('id')
+      .limit(query.limit)
+      .offset(query.offset)
+      .execute()
+  }
+
+  listUnassigned(query: Omit<SessionListQuery, 'status'>): Promise<SessionRecord[]> {
+    return this.db
+      .selectFrom('chat_sessions')
+      .selectAll()
+      .where('status', '=', 'active')
+      .where('assigned_agent_id', 'is', null)
+      .orderBy('last_activity_at', 'desc')
+      .orderBy('id')
+      .limit(query.limit)
+      .offset(query.offset)
+      .execute()
+  }
+}
+
+class SqlParticipantStore implements ParticipantStore {
+  constructor(private readonly db: Db) {}
+
+  async add(
+    participant: ParticipantRecord,
+  ): Promise<{ participant: ParticipantRecord; added: boolean }> {
+    const result = await this.db
+      .insertInto('chat_participants')
+      .values(participant)
+      .onConflict((oc) => oc.columns(['chat_session_id', 'user_id']).doNothing())
+      .executeTakeFirst()
+    const added = (result.numInsertedOrUpdatedRows ?? 0n) > 0n
+    if (added) return { participant, added }
+    const existing = await this.find(participant.chat_session_id, participant.user_id)
+    if (existing === undefined) throw new Error('participant vanished after a conflicting insert')
+    return { participant: existing, added }
+  }
+
+  find(sessionId: string, userId: string): Promise<ParticipantRecord | undefined> {
+    return this.db
+      .selectFrom('chat_participants')
+      .selectAll()
+      .where('chat_session_id', '=', sessionId)
+      .where('user_id', '=', userId)
+      .executeTakeFirst()
+  }
+
+  list(sessionId: string): Promise<ParticipantRecord[]> {
+    return this.db
+      .selectFrom('chat_participants')
+      .selectAll()
+      .where('chat_session_id', '=', sessionId)
+      .orderBy('joined_at')
+      .orderBy('id')
+      .execute()
+  }
+
+  async markRead(sessionId: string, userId: string, seq: number, at: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('chat_participants')
+      .set({ last_read_seq: seq, last_read_at: at })
+      .where('chat_session_id', '=', sessionId)
+      .where('user_id', '=', userId)
+      .where('last_read_seq', '<', seq)
+      .executeTakeFirst()
+    return result.numUpdatedRows > 0n
+  }
+
+  async markDelivered(sessionId: string, userIds: readonly string[], seq: number): Promise<void> {
+    if (userIds.length === 0) return
+    await this.db
+      .updateTable('chat_participants')
+      .set({ last_delivered_seq: seq })
+      .where('chat_session_id', '=', sessionId)
+      .where('user_id', 'in', userIds)
+      .where('last_delivered_seq', '<', seq)
+      .execute()
+  }
+}
+
+export function toMessageRecord(row: Selectable<ChatMessagesTable>): MessageRecord {
+  return { ...row, mentions: row.mentions === null ? null : (JSON.parse(row.mentions) as string[]) }
+}
+
+class SqlMessageStore implements MessageStore {
+  constructor(
+    private readonly db: Db,
+    private readonly appender: MessageAppender,
+  ) {}
+
+  append(message: NewMessage): Promise<AppendResult> {
+    return this.appender.append(message)
+  }
+
+  async findById(id: string): Promise<MessageRecord | undefined> {
+    const row = await this.db
+      .selectFrom('chat_messages')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst()
+    return row && toMessageRecord(row)
+  }
+
+  async findBySeq(sessionId: string, seq: number): Promise<MessageRecord | undefined> {
+    const row = await this.db
+      .selectFrom('chat_messages')
+      .selectAll()
+      .where('chat_session_id', '=', sessionId)
+      .where('seq', '=', seq)
+      .executeTakeFirst()
+    return row && toMessageRecord(row)
+  }
+
+  async history(query: HistoryQuery): Promise<MessageRecord[]> {
+    const { sessionId, limit, hiddenSenders, position } = query
+    let select = this.db
+      .selectFrom('chat_messages')
+      .selectAll()
+      .where('chat_session_id', '=', sessionId)
+      .limit(limit)
+    if (hiddenSenders.length > 0) select = select.where('sender_id', 'not in', hiddenSenders)
+
+    if ('afterSeq' in position) {
+      select = select.where('seq', '>', position.afterSeq).orderBy('seq', 'asc')
+    } else if ('beforeSeq' in position) {
+      select = select.where('seq', '<', position.beforeSeq).orderBy('seq', 'desc')
+    } else if (hiddenSenders.length === 0) {
+      // Seqs have no gaps, so "skip the newest N" is a seq bound: an index range, however deep.
+      const newest = this.db
+        .selectFrom('chat_sessions')
+        .select('last_seq')
+        .where('id', '=', sessionId)
+      select = select
+        .where('seq', '<=', sql<number>`(${newest}) - ${position.offset}`)
+        .orderBy('seq', 'desc')
+    } else {
+      select = select.orderBy('seq', 'desc').offset(position.offset)
+    }
+    return (await select.execute()).map(toMessageRecord)
+  }
+
+  async unreadCounts(
+    userId: string,
+    sessionIds: readonly string[],
+    hiddenSenders: readonly string[],
+  ): Promise<Map<string, number>> {
+    const counts = new Map<string, number>()
+    if (sessionIds.length === 0) return counts
+    let select = this.db
+      .selectFrom('chat_participants as p')
+      .innerJoin('chat_messages as m', (join) =>
+        join
+          .onRef('m.chat_session_id', '=', 'p.chat_session_id')
+          .onRef('m.seq', '>', 'p.last_read_seq'),
+      )
+      .select(['p.chat_session_id', (eb) => eb.fn.countAll<number | string>().as('unread')])
+      .where('p.user_id', '=', userId)
+      .where('p.chat_session_id', 'in', sessionIds)
+      .where('m.sender_id', '<>', userId)
+      .groupBy('p.chat_session_id')
+    if (hiddenSenders.length > 0) select = select.where('m.sender_id', 'not in', hiddenSenders)
+    for (const row of await select.execute()) counts.set(row.chat_session_id, Number(row.unread))
+    return counts
+  }
+}
+
+class SqlBlockStore implements BlockStore {
+  constructor(private readonly db: Db) {}
+
+  async block(block: BlockRecord): Promise<void> {
+    await this.db
+      .insertInto('user_blocks')
+      .values(block)
+      .onConflict((oc) => oc.columns(['blocker_id', 'blocked_id']).doNothing())
+      .execute()
+  }
+
+  async unblock(blockerId: string, blockedId: string): Promise<void> {
+    await this.db
+      .deleteFrom('user_blocks')
+      .where('blocker_id', '=', blockerId)
+      .where('blocked_id', '=', blockedId)
+      .execute()
+  }
+
+  listByBlocker(blockerId: string): Promise<BlockRecord[]> {
+    return this.db
+      .selectFrom('user_blocks')
+      .selectAll()
+      .where('blocker_id', '=', blockerId)
+      .orderBy('created_at')
+      .execute()
+  }
+
+  async amongUsers(userIds: readonly string[]): Promise<BlockRecord[]> {
+    if (userIds.length < 2) return []
+    return this.db
+      .selectFrom('user_blocks')
+      .selectAll()
+      .where('blocker_id', 'in', userIds)
+      .where('blocked_id', 'in', userIds)
+      .execute()
+  }
+
+  withinSession(sessionId: string): Promise<BlockRecord[]> {
+    const members = this.db
+      .selectFrom('chat_participants')
+      .select('user_id')
+      .where('chat_session_id', '=', sessionId)
+    return this.db
+      .selectFrom('user_blocks')
+      .selectAll()
+      .where('blocker_id', 'in', members)
+      .where('blocked_id', 'in', members)
+      .execute()
+  }
+
+  async hasBlocked(blockerId: string, blockedId: string): Promise<boolean> {
+    const row = await this.db
+      .selectFrom('user_blocks')
+      .select('blocker_id')
+      .where('blocker_id', '=', blockerId)
+      .where('blocked_id', '=', blockedId)
+      .executeTakeFirst()
+    return row !== undefined
+  }
+}

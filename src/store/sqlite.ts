@@ -1,0 +1,156 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import SqliteDatabase from 'better-sqlite3'
+import { Kysely, SqliteDialect } from 'kysely'
+import { migrateToLatest } from './migrate.js'
+import type { ChatMessagesTable, Database } from './schema.js'
+import { SqlStore, toMessageRecord, type MessageAppender } from './sql-store.js'
+import type { AppendResult, NewMessage } from './store.js'
+
+export interface SqliteStoreOptions {
+  /** A file path, or `:memory:` for tests. */
+  file: string
+  /** `NORMAL` survives a crash of the process; `FULL` also a power loss. */
+  synchronous: 'NORMAL' | 'FULL'
+}
+
+/** The embedded default: one file, WAL mode, nothing to install. */
+export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqlStore> {
+  if (options.file !== ':memory:') fs.mkdirSync(path.dirname(options.file), { recursive: true })
+  const database = new SqliteDatabase(options.file)
+  database.pragma('journal_mode = WAL')
+  database.pragma(`synchronous = ${options.synchronous}`)
+  database.pragma('foreign_keys = ON')
+  database.pragma('busy_timeout = 5000')
+
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) })
+  await migrateToLatest(db)
+  return new SqlStore('sqlite', db, new SqliteMessageAppender(database, db), () => db.destroy())
+}
+
+interface PendingAppend {
+  message: NewMessage
+  resolve: (result: AppendResult) => void
+  reject: (error: unknown) => void
+}
+
+/**
+ * Group commit: appends that arrive in the same turn of the event loop are stored in one
+ * transaction with prepared statements, so a burst costs one commit instead of one per message.
+ * Each message runs in its own savepoint, so one bad message fails alone.
+ *
+ * The batch runs while holding Kysely's connection, so it never lands inside a Kysely transaction
+ * that is waiting between two statements.
+ */
+class SqliteMessageAppender implements MessageAppender {
+  readonly #db: Kysely<Database>
+  readonly #statements: ReturnType<typeof prepareStatements>
+  readonly #appendInSavepoint: (message: NewMessage) => AppendResult
+  readonly #appendBatch: (batch: PendingAppend[], settle: Array<() => void>) => void
+  #queue: PendingAppend[] = []
+
+  constructor(database: SqliteDatabase.Database, db: Kysely<Database>) {
+    this.#db = db
+    this.#statements = prepareStatements(database)
+    this.#appendInSavepoint = database.transaction((message: NewMessage) =>
+      this.#appendOne(message),
+    )
+    this.#appendBatch = database.transaction(
+      (batch: PendingAppend[], settle: Array<() => void>) => {
+        for (const pending of batch) {
+          try {
+            const result = this.#appendInSavepoint(pending.message)
+            settle.push(() => pending.resolve(result))
+          } catch (error) {
+            settle.push(() => pending.reject(error))
+          }
+        }
+      },
+    )
+  }
+
+  append(message: NewMessage): Promise<AppendResult> {
+    return new Promise((resolve, reject) => {
+      if (this.#queue.push({ message, resolve, reject }) === 1)
+        setImmediate(() => void this.#flush())
+    })
+  }
+
+  async #flush(): Promise<void> {
+    const batch = this.#queue
+    this.#queue = []
+    const settle: Array<() => void> = []
+    try {
+      await this.#db.connection().execute(() => {
+        this.#appendBatch(batch, settle)
+        return Promise.resolve()
+      })
+    } catch (error) {
+      for (const pending of batch) pending.reject(error)
+      return
+    }
+    for (const done of settle) done()
+  }
+
+  #appendOne(message: NewMessage): AppendResult {
+    const statements = this.#statements
+    const sessionId = message.chat_session_id
+    if (message.client_message_id !== null) {
+      const existing = statements.byClientId.get(
+        sessionId,
+        message.sender_id,
+        message.client_message_id,
+      )
+      if (existing !== undefined)
+        return { outcome: 'duplicate', message: toMessageRecord(existing) }
+    }
+    if (message.reply_to_id !== null) {
+      if (statements.replyExists.get(message.reply_to_id, sessionId) === undefined) {
+        return statements.sessionExists.get(sessionId) === undefined
+          ? { outcome: 'session_missing' }
+          : { outcome: 'reply_missing' }
+      }
+    }
+    const bumped = statements.nextSeq.get(message.created_at, message.created_at, sessionId)
+    if (bumped === undefined) {
+      return statements.sessionExists.get(sessionId) === undefined
+        ? { outcome: 'session_missing' }
+        : { outcome: 'session_closed' }
+    }
+    const stored = { ...message, seq: bumped.last_seq }
+    statements.insert.run({
+      ...stored,
+      mentions: stored.mentions === null ? null : JSON.stringify(stored.mentions),
+    })
+    return { outcome: 'stored', message: stored }
+  }
+}
+
+function prepareStatements(db: SqliteDatabase.Database) {
+  return {
+    byClientId: db.prepare<[string, string, string], ChatMessagesTable>(
+      `select * from chat_messages
+        where chat_session_id = ? and sender_id = ? and client_message_id = ?`,
+    ),
+    replyExists: db.prepare<[string, string], { one: number }>(
+      'select 1 as one from chat_messages where id = ? and chat_session_id = ?',
+    ),
+    nextSeq: db.prepare<[number, number, string], { last_seq: number }>(
+      `update chat_sessions
+          set last_seq = last_seq + 1, started_at = coalesce(started_at, ?), last_activity_at = ?
+        where id = ? and status = 'active'
+        returning last_seq`,
+    ),
+    sessionExists: db.prepare<[string], { one: number }>(
+      'select 1 as one from chat_sessions where id = ?',
+    ),
+    insert: db.prepare(
+      `insert into chat_messages (id, chat_session_id, seq, sender_id, message_type, content,
+          reply_to_id, mentions, file_url, file_name, file_size, file_type, client_message_id,
+          created_at)
+       values (@id, @chat_session_id, @seq, @sender_id, @message_type, @content, @reply_to_id,
+          @mentions, @file_url, @file_name, @file_size, @file_type, @client_message_id,
+          @created_at)`,
+    ),
+  }
+}

@@ -1,0 +1,252 @@
+import { randomUUID } from 'node:crypto'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { createTestStore, testDatabase, type TestStore } from '../testing/test-app.js'
+import type { NewMessage, Store } from './store.js'
+
+describe(`store on ${testDatabase}`, () => {
+  let testStore: TestStore
+  let store: Store
+  let sessionId: string
+  let senders: string[]
+
+  beforeEach(async () => {
+    testStore = await createTestStore()
+    store = testStore.store
+    senders = []
+    for (let i = 0; i < 4; i++) {
+      const id = randomUUID()
+      senders.push(id)
+      await store.users.insert({
+        id,
+        email: `u${i}-${id}@example.com`,
+        full_name: null,
+        role: 'user',
+        password_hash: null,
+        external_issuer: null,
+        external_subject: null,
+        created_at: Date.now(),
+      })
+    }
+    sessionId = await newSession()
+  })
+
+  afterEach(() => testStore.drop())
+
+  async function newSession(): Promise<string> {
+    const id = randomUUID()
+    await store.sessions.insert({
+      id,
+      title: 'Card declined',
+      status: 'active',
+      initiator_id: senders[0]!,
+      assigned_agent_id: null,
+      created_at: Date.now(),
+      started_at: null,
+      closed_at: null,
+      closed_by: null,
+      last_seq: 0,
+      last_activity_at: Date.now(),
+    })
+    return id
+  }
+
+  function message(overrides: Partial<NewMessage> = {}): NewMessage {
+    return {
+      id: randomUUID(),
+      chat_session_id: sessionId,
+      sender_id: senders[0]!,
+      message_type: 'text',
+      content: 'hello',
+      reply_to_id: null,
+      mentions: null,
+      file_url: null,
+      file_name: null,
+      file_size: null,
+      file_type: null,
+      client_message_id: null,
+      created_at: Date.now(),
+      ...overrides,
+    }
+  }
+
+  it('numbers 250 concurrent appends to one session 1..250 with no gap and no duplicate', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 250 }, (_, i) =>
+        store.messages.append(message({ sender_id: senders[i % 4]!, content: `m${i}` })),
+      ),
+    )
+
+    const seqs = results
+      .map((r) => (r.outcome === 'stored' ? r.message.seq : -1))
+      .sort((a, b) => a - b)
+    expect(seqs).toEqual(Array.from({ length: 250 }, (_, i) => i + 1))
+    const stored = await store.messages.history({
+      sessionId,
+      limit: 100,
+      hiddenSenders: [],
+      position: { afterSeq: 0 },
+    })
+    expect(stored.map((m) => m.seq)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1))
+    expect((await store.sessions.findById(sessionId))?.last_seq).toBe(250)
+  })
+
+  it('keeps the numbering of two sessions apart', async () => {
+    const other = await newSession()
+
+    await Promise.all([
+      store.messages.append(message()),
+      store.messages.append(message({ chat_session_id: other })),
+      store.messages.append(message()),
+    ])
+
+    expect((await store.sessions.findById(sessionId))?.last_seq).toBe(2)
+    expect((await store.sessions.findById(other))?.last_seq).toBe(1)
+  })
+
+  it('stores a repeated client_message_id once, even when both arrive at once', async () => {
+    const [first, second] = await Promise.all([
+      store.messages.append(message({ client_message_id: 'c-1' })),
+      store.messages.append(message({ client_message_id: 'c-1', content: 'again' })),
+    ])
+    const third = await store.messages.append(message({ client_message_id: 'c-1' }))
+
+    const outcomes = [first.outcome, second.outcome].sort()
+    expect(outcomes).toEqual(['duplicate', 'stored'])
+    expect(third.outcome).toBe('duplicate')
+    expect((await store.sessions.findById(sessionId))?.last_seq).toBe(1)
+  })
+
+  it('treats the same client_message_id from another sender as a new message', async () => {
+    await store.messages.append(message({ client_message_id: 'c-1' }))
+
+    const other = await store.messages.append(
+      message({ client_message_id: 'c-1', sender_id: senders[1]! }),
+    )
+
+    expect(other.outcome).toBe('stored')
+  })
+
+  it('refuses appends to a closed or unknown session and to a reply of another session', async () => {
+    const other = await newSession()
+    const foreign = await store.messages.append(message({ chat_session_id: other }))
+    if (foreign.outcome !== 'stored') throw new Error('setup failed')
+
+    const badReply = await store.messages.append(message({ reply_to_id: foreign.message.id }))
+    await store.sessions.close(sessionId, senders[0]!, Date.now())
+    const closed = await store.messages.append(message())
+    const missing = await store.messages.append(message({ chat_session_id: randomUUID() }))
+
+    expect(badReply.outcome).toBe('reply_missing')
+    expect(closed.outcome).toBe('session_closed')
+    expect(missing.outcome).toBe('session_missing')
+    expect((await store.sessions.findById(sessionId))?.last_seq).toBe(0)
+  })
+
+  it('fails only the bad message of a batch', async () => {
+    const results = await Promise.allSettled([
+      store.messages.append(message()),
+      store.messages.append(message({ sender_id: randomUUID() })), // no such user
+      store.messages.append(message()),
+    ])
+
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled'])
+    const page = await store.messages.history({
+      sessionId,
+      limit: 10,
+      hiddenSenders: [],
+      position: { afterSeq: 0 },
+    })
+    expect(page.map((m) => m.seq)).toEqual([1, 2])
+  })
+
+  it('pages history by offset, before and after, and hides blocked senders', async () => {
+    for (let i = 1; i <= 10; i++) {
+      await store.messages.append(message({ sender_id: senders[i % 2]!, content: `m${i}` }))
+    }
+
+    const newest = await store.messages.history({
+      sessionId,
+      limit: 3,
+      hiddenSenders: [],
+      position: { offset: 0 },
+    })
+    const skipped = await store.messages.history({
+      sessionId,
+      limit: 3,
+      hiddenSenders: [],
+      position: { offset: 3 },
+    })
+    const before = await store.messages.history({
+      sessionId,
+      limit: 2,
+      hiddenSenders: [],
+      position: { beforeSeq: 5 },
+    })
+    const after = await store.messages.history({
+      sessionId,
+      limit: 2,
+      hiddenSenders: [],
+      position: { afterSeq: 5 },
+    })
+    const hidden = await store.messages.history({
+      sessionId,
+      limit: 3,
+      hiddenSenders: [senders[1]!],
+      position: { offset: 1 },
+    })
+
+    expect(newest.map((m) => m.seq)).toEqual([10, 9, 8])
+    expect(skipped.map((m) => m.seq)).toEqual([7, 6, 5])
+    expect(before.map((m) => m.seq)).toEqual([4, 3])
+    expect(after.map((m) => m.seq)).toEqual([6, 7])
+    expect(hidden.map((m) => m.seq)).toEqual([8, 6, 4])
+  })
+
+  it('counts unread messages after the read mark, not the reader’s own nor hidden ones', async () => {
+    for (const sender of [senders[0]!, senders[1]!, senders[2]!, senders[1]!, senders[0]!]) {
+      await store.messages.append(message({ sender_id: sender }))
+    }
+    await store.participants.add({
+      id: randomUUID(),
+      chat_session_id: sessionId,
+      user_id: senders[0]!,
+      role: 'user',
+      joined_at: Date.now(),
+      left_at: null,
+      last_read_seq: 0,
+      last_read_at: null,
+      last_delivered_seq: 0,
+    })
+
+    const all = await store.messages.unreadCounts(senders[0]!, [sessionId], [])
+    await store.participants.markRead(sessionId, senders[0]!, 2, Date.now())
+    const afterRead = await store.messages.unreadCounts(senders[0]!, [sessionId], [senders[2]!])
+    const movedBack = await store.participants.markRead(sessionId, senders[0]!, 1, Date.now())
+
+    expect(all.get(sessionId)).toBe(3)
+    expect(afterRead.get(sessionId)).toBe(1)
+    expect(movedBack).toBe(false)
+    expect((await store.participants.find(sessionId, senders[0]!))?.last_read_seq).toBe(2)
+  })
+
+  it('keeps mentions and file fields as sent', async () => {
+    const result = await store.messages.append(
+      message({
+        message_type: 'file',
+        content: 'Receipt.pdf',
+        mentions: ['user-id-1'],
+        file_url: 'https://bucket.example.com/r.pdf',
+        file_name: 'Receipt.pdf',
+        file_size: 245000,
+        file_type: 'application/pdf',
+      }),
+    )
+    if (result.outcome !== 'stored') throw new Error('not stored')
+
+    const stored = await store.messages.findById(result.message.id)
+
+    expect(stored).toEqual(result.message)
+    expect(stored?.mentions).toEqual(['user-id-1'])
+    expect(stored?.file_size).toBe(245000)
+  })
+})
