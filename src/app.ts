@@ -13,6 +13,7 @@ import type { Config } from './config.js'
 import { installErrorHandlers } from './http/error-handler.js'
 import { healthRoutes } from './http/health.routes.js'
 import { installOpenApi } from './http/openapi.js'
+import { installValidation } from './http/validation.js'
 import { createLogger, stripQuery } from './logger.js'
 import { Metrics } from './metrics.js'
 import type { Bus } from './realtime/bus.js'
@@ -44,7 +45,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     trustProxy: config.trustProxy,
     // One debug line per request, written by the metrics hook, without the query string.
     logController: new LogController({ disableRequestLogging: true }),
-    ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false } },
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   const metrics = new Metrics()
@@ -56,6 +56,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const blocks = new BlocksService(store, events)
 
   installErrorHandlers(app)
+  installValidation(app)
   installJsonParser(app)
   await app.register(cors, {
     origin: config.corsOrigins.length > 0 ? config.corsOrigins : false,

@@ -1,3 +1,4 @@
+import type { AddressInfo } from 'node:net'
 import { buildApp } from './app.js'
 import { AuthService } from './auth/auth.service.js'
 import { Tokens, loadOrCreateSecret } from './auth/tokens.js'
@@ -75,12 +76,14 @@ export async function startServer(env: NodeJS.ProcessEnv = process.env): Promise
   process.on('SIGINT', () => stop('SIGINT'))
 
   await app.listen({ host: config.host, port: config.port })
+  const { port } = app.server.address() as AddressInfo
   logger.info(
     {
       node: config.nodeId,
+      port,
       database: config.database.kind,
       bus: config.redisUrl ? 'redis' : 'memory',
     },
-    `swipesavvy-chat listening on http://${config.host}:${config.port}`,
+    `swipesavvy-chat listening on http://${config.host}:${port}`,
   )
 }

@@ -32,8 +32,10 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
             ) => unknown)) as typeof pg.types.getTypeParser,
     },
   })
-  // An idle client losing its connection (a database restart) must not crash the process.
+  // A connection lost while idle, or while checked out between two queries, is emitted as an
+  // 'error' event; unheard, it would crash the process. The query in flight fails by itself.
   pool.on('error', () => undefined)
+  pool.on('connect', (client) => client.on('error', () => undefined))
 
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
   try {

@@ -30,7 +30,7 @@ export function isStoreUnavailable(error: unknown): boolean {
     }
     // pg's pool and client say these in words only.
     if (
-      /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection closed/i.test(
+      /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection closed|driver has already been destroyed|database connection is not open/i.test(
         e.message,
       )
     ) {

@@ -15,6 +15,7 @@ import type { Presence } from '../realtime/presence.js'
 import { MemoryPresence } from '../realtime/presence-memory.js'
 import { openPostgresStore } from '../store/postgres.js'
 import { openSqliteStore } from '../store/sqlite.js'
+import type { TcpProxy } from './tcp-proxy.js'
 import type { Role, Store, UserRecord } from '../store/store.js'
 
 /**
@@ -33,12 +34,16 @@ export interface TestStore {
 }
 
 /** A fresh, empty database of the kind under test: an own schema on PostgreSQL, a temp file on SQLite. */
-export async function createTestStore(): Promise<TestStore> {
+export async function createTestStore(options: { via?: TcpProxy } = {}): Promise<TestStore> {
   if (testDatabase === 'postgres') {
     const url = process.env.DATABASE_URL
     if (url === undefined) throw new Error('CHAT_TEST_DATABASE=postgres needs DATABASE_URL')
     const schema = `test_${randomBytes(6).toString('hex')}`
-    const store = await openPostgresStore({ url, poolSize: 10, schema })
+    const store = await openPostgresStore({
+      url: throughProxy(url, options.via),
+      poolSize: 10,
+      schema,
+    })
     return {
       store,
       databaseEnv: { DATABASE_URL: withSearchPath(url, schema) },
@@ -59,6 +64,21 @@ export async function createTestStore(): Promise<TestStore> {
       fs.rmSync(dir, { recursive: true, force: true })
     },
   }
+}
+
+/** The same database, reached through `proxy` (a test can cut it), if one is given. */
+function throughProxy(url: string, proxy: TcpProxy | undefined): string {
+  if (proxy === undefined) return url
+  const parsed = new URL(url)
+  parsed.hostname = '127.0.0.1'
+  parsed.port = String(proxy.port)
+  return parsed.toString()
+}
+
+/** The PostgreSQL server under test, for a proxy in front of it. */
+export function postgresAddress(): { host: string; port: number } {
+  const parsed = new URL(process.env.DATABASE_URL ?? 'postgres://127.0.0.1:5432/test')
+  return { host: parsed.hostname, port: Number(parsed.port || 5432) }
 }
 
 /** A connection string that lands in `schema` (libpq's `options`), for child processes. */

@@ -1,0 +1,119 @@
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { createTestStore, type TestStore } from '../src/testing/test-app.js'
+import { runCli, startServerProcess, type ServerProcess } from './support/server-process.js'
+
+describe('the swipesavvy-chat command', () => {
+  let db: TestStore | undefined
+  let server: ServerProcess | undefined
+  let dataDir: string
+  afterEach(async () => {
+    await server?.stop('SIGKILL')
+    server = undefined
+    await db?.drop()
+    db = undefined
+    fs.rmSync(dataDir, { recursive: true, force: true })
+  })
+
+  const env = () => ({ ...db!.databaseEnv, DATA_DIR: dataDir })
+
+  it('creates an agent who can then log in to the server', async () => {
+    db = await createTestStore()
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'chat-cli-'))
+
+    const created = await runCli(
+      [
+        'users',
+        'create',
+        '--email',
+        'Sam@Example.com',
+        '--password',
+        'password123',
+        '--role',
+        'agent',
+      ],
+      env(),
+    )
+    server = await startServerProcess(env())
+    const login = await fetch(`${server.url}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'sam@example.com', password: 'password123' }),
+    })
+    const token = ((await login.json()) as { access_token: string }).access_token
+    const me = (await (
+      await fetch(`${server.url}/api/v1/auth/me`, { headers: { authorization: `Bearer ${token}` } })
+    ).json()) as { role: string }
+
+    expect(created.code).toBe(0)
+    expect(created.stdout).toMatch(/Created agent sam@example.com/)
+    expect(me.role).toBe('agent')
+  })
+
+  it('refuses a bad role and a taken email with a sentence', async () => {
+    db = await createTestStore()
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'chat-cli-'))
+    await runCli(
+      ['users', 'create', '--email', 'a@example.com', '--password', 'password123'],
+      env(),
+    )
+
+    const badRole = await runCli(
+      [
+        'users',
+        'create',
+        '--email',
+        'b@example.com',
+        '--password',
+        'password123',
+        '--role',
+        'boss',
+      ],
+      env(),
+    )
+    const taken = await runCli(
+      ['users', 'create', '--email', 'a@example.com', '--password', 'password123'],
+      env(),
+    )
+
+    expect(badRole.code).toBe(2)
+    expect(badRole.stderr).toMatch(/--role must be one of user, agent, admin/)
+    expect(taken.code).toBe(1)
+    expect(taken.stderr).toMatch(/already exists/)
+  })
+
+  it('stops on a bad setting with a sentence naming the variable', async () => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'chat-cli-'))
+
+    const result = await runCli(['serve'], { DATA_DIR: dataDir, PORT: 'eighty' })
+
+    expect(result.code).toBe(2)
+    expect(result.stderr).toMatch(/^Configuration error: PORT must be a number/)
+  })
+
+  it('creates the ADMIN_EMAIL admin at start-up and keeps a generated secret across restarts', async () => {
+    db = await createTestStore()
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'chat-cli-'))
+    const withAdmin = { ...env(), ADMIN_EMAIL: 'boss@example.com', ADMIN_PASSWORD: 'password123' }
+
+    server = await startServerProcess(withAdmin)
+    const login = await fetch(`${server.url}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'boss@example.com', password: 'password123' }),
+    })
+    const { access_token } = (await login.json()) as { access_token: string }
+    expect(await server.stop('SIGTERM')).toBe(0)
+    server = await startServerProcess(withAdmin)
+    const me = await fetch(`${server.url}/api/v1/auth/me`, {
+      headers: { authorization: `Bearer ${access_token}` },
+    })
+
+    expect(me.status).toBe(200)
+    expect(((await me.json()) as { role: string }).role).toBe('admin')
+    expect(fs.existsSync(path.join(dataDir, 'jwt-secret'))).toBe(true)
+    expect(server.logs.join('\n')).toMatch(/JWT secret read/)
+  })
+})
