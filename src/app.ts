@@ -18,7 +18,9 @@ import { createLogger, stripQuery } from './logger.js'
 import { Metrics } from './metrics.js'
 import type { Bus } from './realtime/bus.js'
 import { BusEventSink } from './realtime/bus-event-sink.js'
+import { Gateway } from './realtime/gateway.js'
 import { Hub } from './realtime/hub.js'
+import { socketRoutes } from './realtime/socket.routes.js'
 import type { Presence } from './realtime/presence.js'
 import type { Store } from './store/store.js'
 
@@ -50,7 +52,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const metrics = new Metrics()
   const events = new BusEventSink(bus, logger)
   const auth = new AuthService({ store, tokens, auth: config.auth, limits: config.limits })
-  const hub = new Hub({ nodeId: config.nodeId, bus, presence, store, metrics, logger })
+  const hub = new Hub({
+    nodeId: config.nodeId,
+    bus,
+    presence,
+    store,
+    metrics,
+    logger,
+    typingTimeoutMs: config.realtime.typingTimeoutMs,
+  })
   const sessions = new SessionsService(store, events, hub)
   const messages = new MessagesService(store, events, config.limits)
   const blocks = new BlocksService(store, events)
@@ -70,6 +80,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(chatRoutes({ auth, sessions, messages, blocks, presence: hub }), {
     prefix: '/api/v1/chat',
   })
+  await app.register(socketRoutes(), { prefix: '/api/v1/chat' })
+  new Gateway({ config, auth, messages, store, hub, metrics, logger }).install(app)
   app.addHook('onClose', () => hub.close())
   return app
 }

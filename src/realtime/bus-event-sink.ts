@@ -2,13 +2,13 @@ import type { Logger } from 'pino'
 import type { ChatEvent, EventSink } from '../chat/chat-events.js'
 import type { Bus } from './bus.js'
 
+/** One channel per session: a node subscribes to the sessions it has sockets for. */
 export const sessionChannel = (sessionId: string) => `chat:session:${sessionId}`
-export const userChannel = (userId: string) => `chat:user:${userId}`
+/** Changes about users (blocks): rare, so one channel that every node hears. */
+export const USERS_CHANNEL = 'chat:users'
 
 export function channelOf(event: ChatEvent): string {
-  return event.type === 'block.changed'
-    ? userChannel(event.userId)
-    : sessionChannel(event.sessionId)
+  return event.type === 'block.changed' ? USERS_CHANNEL : sessionChannel(event.sessionId)
 }
 
 /**
