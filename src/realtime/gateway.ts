@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { TSchema } from '@sinclair/typebox'
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
+import { FormatRegistry } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { WebSocketServer, type RawData, type WebSocket } from 'ws'
@@ -68,6 +69,8 @@ export class Gateway {
 
   constructor(deps: GatewayDeps) {
     this.#deps = deps
+    // TypeBox checks only formats it has been taught; REST validation (ajv) knows these already.
+    if (!FormatRegistry.Has('uuid')) FormatRegistry.Set('uuid', (value) => UUID.test(value))
     for (const [type, schema] of Object.entries(CLIENT_FRAMES))
       this.#checks.set(type, TypeCompiler.Compile(schema))
     this.#heartbeat = setInterval(() => this.#beat(), deps.config.realtime.pingIntervalMs)
@@ -310,9 +313,11 @@ export class Gateway {
         const { session } = await requireParticipant(this.#deps.store, connection.user, sessionId)
         if (session.status === 'closed') throw new AppError('conflict', 'The session is closed.')
       }
-      const lastSeq = await connection.join(sessionId, frame.last_seq ?? undefined)
-      connection.sendFrame(
-        eventFrame('subscribed', sessionId, connection.user.id, { last_seq: lastSeq }),
+      // Confirmed after the replay and before anything live, presence included.
+      await connection.join(sessionId, frame.last_seq ?? undefined, (lastSeq) =>
+        connection.sendFrame(
+          eventFrame('subscribed', sessionId, connection.user.id, { last_seq: lastSeq }),
+        ),
       )
     } catch (error) {
       connection.sendAppError(sessionId, error, null)
@@ -393,13 +398,16 @@ class Connection implements Subscriber {
     if (this.#isClosed) this.#deps.hub.socketClosed(this)
   }
 
-  async join(sessionId: string, lastSeq: number | undefined): Promise<number> {
+  async join(
+    sessionId: string,
+    lastSeq: number | undefined,
+    onLive?: (lastSeq: number) => void,
+  ): Promise<void> {
     if (!this.isMultiplexed) this.fixedSessionId = sessionId
     this.sessions.add(sessionId)
     try {
-      const lastSeqNow = await this.#deps.hub.join(this, sessionId, lastSeq)
+      await this.#deps.hub.join(this, sessionId, { lastSeq, onLive })
       if (this.#isClosed) await this.leave(sessionId)
-      return lastSeqNow
     } catch (error) {
       this.sessions.delete(sessionId)
       throw error

@@ -96,10 +96,18 @@ export class Hub implements PresenceView {
 
   /**
    * Adds the socket to the session. With `lastSeq`, first replays every stored message after it
-   * (that the user may see), then goes live with no gap and no duplicate. Returns the session's
-   * newest `seq`. Throws `conflict` if the session turns out to be closed.
+   * (that the user may see), then goes live with no gap and no duplicate; `onLive` runs between the
+   * two with the session's newest `seq`. Throws `conflict` if the session turns out to be closed.
    */
-  async join(subscriber: Subscriber, sessionId: string, lastSeq?: number): Promise<number> {
+  async join(
+    subscriber: Subscriber,
+    sessionId: string,
+    options: {
+      lastSeq?: number | undefined
+      onLive?: ((lastSeq: number) => void) | undefined
+    } = {},
+  ): Promise<void> {
+    const { lastSeq, onLive } = options
     const room = this.#room(sessionId)
     const member = new Member(subscriber, this.#hiddenOf(subscriber.userId))
     room.members.set(subscriber, member)
@@ -112,9 +120,9 @@ export class Hub implements PresenceView {
         member.lastSentSeq = lastSeq
         await room.replay(member)
       }
+      onLive?.(Math.max(room.deliveredSeq, member.lastSentSeq))
       member.goLive()
       await room.userArrived(subscriber.userId)
-      return Math.max(room.deliveredSeq, member.lastSentSeq)
     } catch (error) {
       await this.leave(subscriber, sessionId)
       throw error
