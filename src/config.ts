@@ -11,6 +11,8 @@ export interface Config {
   dataDir: string
   database: { kind: 'sqlite'; file: string; synchronous: 'NORMAL' | 'FULL' } | PostgresDatabase
   redisUrl: string | undefined
+  /** Prepended to every Redis key and channel, so several deployments can share one Redis. */
+  redisPrefix: string
   nodeId: string
   logLevel: string
   trustProxy: boolean
@@ -118,7 +120,13 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     dataDir,
     database: readDatabase(read, dataDir),
     redisUrl,
-    nodeId: read.string('NODE_ID', `node-${process.pid}-${Date.now().toString(36)}`),
+    redisPrefix: read.string('REDIS_PREFIX', ''),
+    nodeId: read.matching(
+      'NODE_ID',
+      `node-${process.pid}-${Date.now().toString(36)}`,
+      /^[\w.-]{1,64}$/,
+      'letters, digits, dots, dashes and underscores (at most 64)',
+    ),
     logLevel: read.oneOf('LOG_LEVEL', 'info', [
       'fatal',
       'error',
@@ -222,6 +230,13 @@ class EnvReader {
     if (!Number.isInteger(value)) {
       throw new ConfigError(name, `must be a whole number; got "${this.env[name]}".`)
     }
+    return value
+  }
+
+  matching(name: string, fallback: string, pattern: RegExp, description: string): string {
+    const value = this.string(name, fallback)
+    if (!pattern.test(value))
+      throw new ConfigError(name, `may contain only ${description}; got "${value}".`)
     return value
   }
 

@@ -4,8 +4,13 @@ import { AuthService } from './auth/auth.service.js'
 import { Tokens, loadOrCreateSecret } from './auth/tokens.js'
 import { ConfigError, loadConfig, type Config } from './config.js'
 import { createLogger } from './logger.js'
+import type { Logger } from 'pino'
+import type { Bus } from './realtime/bus.js'
 import { MemoryBus } from './realtime/bus-memory.js'
+import { RedisBus } from './realtime/bus-redis.js'
+import type { Presence } from './realtime/presence.js'
 import { MemoryPresence } from './realtime/presence-memory.js'
+import { RedisPresence } from './realtime/presence-redis.js'
 import { openStore } from './store/open-store.js'
 
 /**
@@ -38,8 +43,7 @@ export async function startServer(env: NodeJS.ProcessEnv = process.env): Promise
     ttlSeconds: config.auth.tokenTtlSeconds,
     external: config.auth.external,
   })
-  const bus = new MemoryBus()
-  const presence = new MemoryPresence()
+  const { bus, presence } = await openTransport(config, logger)
 
   if (config.admin !== undefined) {
     const auth = new AuthService({ store, tokens, auth: config.auth, limits: config.limits })
@@ -86,4 +90,26 @@ export async function startServer(env: NodeJS.ProcessEnv = process.env): Promise
     },
     `swipesavvy-chat listening on http://${config.host}:${port}`,
   )
+}
+
+/** In process for one node; Redis when `REDIS_URL` joins several. */
+async function openTransport(
+  config: Config,
+  logger: Logger,
+): Promise<{ bus: Bus; presence: Presence }> {
+  if (config.redisUrl === undefined) return { bus: new MemoryBus(), presence: new MemoryPresence() }
+  const options = {
+    url: config.redisUrl,
+    nodeId: config.nodeId,
+    prefix: config.redisPrefix,
+    logger,
+  }
+  const bus = new RedisBus(options)
+  const presence = new RedisPresence({ ...options, nodeTimeoutMs: config.realtime.nodeTimeoutMs })
+  const ready = await Promise.race([
+    bus.ready().then(() => true),
+    new Promise<false>((resolve) => setTimeout(() => resolve(false), 5_000).unref()),
+  ])
+  if (!ready) logger.warn('redis is not answering yet; serving this node alone until it does')
+  return { bus, presence }
 }

@@ -59,6 +59,20 @@ export class Hub implements PresenceView {
     options.bus.onReconnect(() => {
       for (const room of this.#rooms.values()) room.catchUp()
     })
+    // A dead node's users leave; the node that noticed announces it, once.
+    options.presence.onExpired((sessionId, userId, totalUsers) => {
+      const event: SessionEvent = {
+        type: 'presence.changed',
+        sessionId,
+        userId,
+        present: false,
+        totalUsers,
+        at: Date.now(),
+      }
+      options.bus.publish(sessionChannel(sessionId), event).catch((error: unknown) => {
+        options.logger.warn({ err: error }, 'could not announce a departed user')
+      })
+    })
   }
 
   get nodeId(): string {

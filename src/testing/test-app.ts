@@ -10,7 +10,10 @@ import { Tokens } from '../auth/tokens.js'
 import type { Session } from '../chat/chat.schemas.js'
 import { loadConfig, type Config } from '../config.js'
 import type { Bus } from '../realtime/bus.js'
+import { createLogger } from '../logger.js'
 import { MemoryBus } from '../realtime/bus-memory.js'
+import { RedisBus } from '../realtime/bus-redis.js'
+import { RedisPresence } from '../realtime/presence-redis.js'
 import type { Presence } from '../realtime/presence.js'
 import { MemoryPresence } from '../realtime/presence-memory.js'
 import { openPostgresStore } from '../store/postgres.js'
@@ -100,6 +103,8 @@ async function dropSchema(url: string, schema: string): Promise<void> {
 
 export interface TestAppOptions {
   env?: Record<string, string>
+  /** Redis bus and presence under this key prefix (several nodes share one prefix). */
+  redisPrefix?: string
   /** Share these between apps to make several nodes in one process. */
   bus?: Bus
   presence?: Presence
@@ -136,8 +141,13 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     ttlSeconds: config.auth.tokenTtlSeconds,
     external: config.auth.external,
   })
-  const bus = options.bus ?? new MemoryBus()
-  const presence = options.presence ?? new MemoryPresence()
+  const redis =
+    options.redisPrefix === undefined
+      ? undefined
+      : createRedisTransport(options.redisPrefix, config)
+  const bus = options.bus ?? redis?.bus ?? new MemoryBus()
+  const presence = options.presence ?? redis?.presence ?? new MemoryPresence()
+  await redis?.bus.ready()
   const store = testStore.store
   const app = await buildApp({ config, store, bus, presence, tokens, logger: options.logger })
   await app.ready()
@@ -168,9 +178,24 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     signUp,
     close: async () => {
       await app.close()
+      await redis?.bus.close()
+      await redis?.presence.close()
       if (options.store === undefined) await testStore.drop()
       fs.rmSync(dataDir, { recursive: true, force: true })
     },
+  }
+}
+
+export const testRedisUrl = process.env.REDIS_URL
+
+/** A Redis bus and presence for one node of a test cluster; needs `REDIS_URL`. */
+function createRedisTransport(prefix: string, config: Config) {
+  if (testRedisUrl === undefined) throw new Error('Redis tests need REDIS_URL')
+  const logger = createLogger('silent')
+  const options = { url: testRedisUrl, nodeId: config.nodeId, prefix, logger }
+  return {
+    bus: new RedisBus(options),
+    presence: new RedisPresence({ ...options, nodeTimeoutMs: config.realtime.nodeTimeoutMs }),
   }
 }
 
