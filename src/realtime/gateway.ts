@@ -430,7 +430,9 @@ class Connection implements Subscriber {
     if (this.#ws.bufferedAmount > MAX_BUFFERED_BYTES) {
       return this.close(CloseCode.SERVER_FAULT, 'too far behind; resume with last_seq')
     }
-    this.#ws.send(data)
+    // Text frames: browsers hand binary ones to `onmessage` as a Blob, which the guide's
+    // `JSON.parse(event.data)` cannot read.
+    this.#ws.send(data, { binary: false })
   }
 
   sendFrame(frame: ServerFrame): void {

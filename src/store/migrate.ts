@@ -7,11 +7,16 @@ const migrations: Record<string, Migration> = {
   '001-initial': initial,
 }
 
-/** Brings the schema up to date. Safe to run from several nodes at once (the migrator locks). */
-export async function migrateToLatest(db: Kysely<Database>): Promise<void> {
+/**
+ * Brings the schema up to date. Safe to run from several nodes at once (the migrator locks).
+ * `schema` names where the migrator keeps its bookkeeping; without it, Kysely would take another
+ * schema's `kysely_migration` table for ours.
+ */
+export async function migrateToLatest(db: Kysely<Database>, schema?: string): Promise<void> {
   const migrator = new Migrator({
     db,
     provider: { getMigrations: () => Promise.resolve(migrations) },
+    ...(schema !== undefined && { migrationTableSchema: schema }),
   })
   const { error, results } = await migrator.migrateToLatest()
   if (error !== undefined) {

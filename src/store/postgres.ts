@@ -10,6 +10,8 @@ export interface PostgresStoreOptions {
   poolSize: number
   /** A schema of its own (created if missing); tests use one per app to stay apart. */
   schema?: string
+  /** Sees every query with its parameters (tools that EXPLAIN what the store runs). */
+  onQuery?: (sql: string, parameters: readonly unknown[]) => void
 }
 
 const INT8_OID = 20
@@ -37,12 +39,21 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   pool.on('error', () => undefined)
   pool.on('connect', (client) => client.on('error', () => undefined))
 
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
+  const onQuery = options.onQuery
+  const db = new Kysely<Database>({
+    dialect: new PostgresDialect({ pool }),
+    ...(onQuery && {
+      log: (event) => {
+        if (event.level === 'query') onQuery(event.query.sql, event.query.parameters)
+      },
+    }),
+  })
   try {
     if (options.schema !== undefined) {
       await sql`create schema if not exists ${sql.id(options.schema)}`.execute(db)
     }
-    await migrateToLatest(db)
+    const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(db)
+    await migrateToLatest(db, rows[0]?.schema)
   } catch (error) {
     await db.destroy()
     throw error

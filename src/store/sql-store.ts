@@ -308,20 +308,44 @@ class SqlMessageStore implements MessageStore {
   ): Promise<Map<string, number>> {
     const counts = new Map<string, number>()
     if (sessionIds.length === 0) return counts
-    let select = this.db
+    // Seqs have no gaps, so everything after the read mark is `last_seq - last_read_seq`; from it,
+    // subtract the caller's own and hidden senders' messages, an index range per sender, bounded by
+    // the marks as values (so the planner sees how narrow the range is). Nothing else is scanned.
+    const marks = await this.db
       .selectFrom('chat_participants as p')
-      .innerJoin('chat_messages as m', (join) =>
-        join
-          .onRef('m.chat_session_id', '=', 'p.chat_session_id')
-          .onRef('m.seq', '>', 'p.last_read_seq'),
-      )
-      .select(['p.chat_session_id', (eb) => eb.fn.countAll<number | string>().as('unread')])
+      .innerJoin('chat_sessions as s', 's.id', 'p.chat_session_id')
+      .select(['p.chat_session_id', 'p.last_read_seq', 's.last_seq'])
       .where('p.user_id', '=', userId)
       .where('p.chat_session_id', 'in', sessionIds)
-      .where('m.sender_id', '<>', userId)
-      .groupBy('p.chat_session_id')
-    if (hiddenSenders.length > 0) select = select.where('m.sender_id', 'not in', hiddenSenders)
-    for (const row of await select.execute()) counts.set(row.chat_session_id, Number(row.unread))
+      .execute()
+    const behind = marks.filter((mark) => mark.last_seq > mark.last_read_seq)
+    const excluded = new Map<string, number>()
+    if (behind.length > 0) {
+      const rows = await this.db
+        .selectFrom('chat_messages')
+        .select(['chat_session_id', (eb) => eb.fn.countAll<number | string>().as('n')])
+        .where('sender_id', 'in', [userId, ...hiddenSenders])
+        .where((eb) =>
+          eb.or(
+            behind.map((mark) =>
+              eb.and([
+                eb('chat_session_id', '=', mark.chat_session_id),
+                eb('seq', '>', mark.last_read_seq),
+              ]),
+            ),
+          ),
+        )
+        .groupBy('chat_session_id')
+        .execute()
+      for (const row of rows) excluded.set(row.chat_session_id, Number(row.n))
+    }
+    for (const mark of marks) {
+      const after = mark.last_seq - mark.last_read_seq
+      counts.set(
+        mark.chat_session_id,
+        Math.max(0, after - (excluded.get(mark.chat_session_id) ?? 0)),
+      )
+    }
     return counts
   }
 }
