@@ -94,3 +94,41 @@ describe('monitoring', () => {
     await proxy.close()
   })
 })
+
+describe('CORS', () => {
+  let t: TestApp | undefined
+  afterEach(async () => {
+    await t?.close()
+    t = undefined
+  })
+
+  const preflight = (app: TestApp, origin: string) =>
+    app.app.inject({
+      method: 'OPTIONS',
+      url: '/api/v1/chat/sessions',
+      headers: {
+        origin,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization,content-type',
+      },
+    })
+
+  it('lets the listed portal origin call the API from a browser, and no other', async () => {
+    t = await buildTestApp({ env: { CORS_ORIGINS: 'https://portal.example.com' } })
+
+    const portal = await preflight(t, 'https://portal.example.com')
+    const other = await preflight(t, 'https://evil.example.com')
+
+    expect(portal.headers['access-control-allow-origin']).toBe('https://portal.example.com')
+    expect(String(portal.headers['access-control-allow-headers'])).toMatch(/authorization/i)
+    expect(other.headers['access-control-allow-origin']).toBeUndefined()
+  })
+
+  it('allows no cross-origin access when CORS_ORIGINS is unset', async () => {
+    t = await buildTestApp()
+
+    const res = await preflight(t, 'https://portal.example.com')
+
+    expect(res.headers['access-control-allow-origin']).toBeUndefined()
+  })
+})
