@@ -17,6 +17,9 @@ export interface ServerProcess {
 /**
  * Runs the built server (`dist/src/cli.js serve`, as `npm start` does) on a free port and resolves
  * once it listens. The suite builds first (`npm test` does), so this is the real binary.
+ *
+ * `env` is laid over the defaults, so `PORT` in `env` replaces the free port: pass the `port` of
+ * an earlier process to restart the server on the same address (clients reconnect to it).
  */
 export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
   const child = spawn(process.execPath, [CLI, 'serve'], {
