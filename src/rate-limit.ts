@@ -35,6 +35,12 @@ export class RateLimiter {
       : { allowed: false, retryAfterSeconds: this.#secondsUntilToken(bucket.tokens) }
   }
 
+  /** Gives back a token taken for work that turned out to cost nothing. */
+  refund(key: string): void {
+    const bucket = this.#buckets.get(key)
+    if (bucket !== undefined) bucket.tokens = Math.min(this.#capacity, bucket.tokens + 1)
+  }
+
   reset(key: string): void {
     this.#buckets.delete(key)
   }

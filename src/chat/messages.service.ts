@@ -78,6 +78,8 @@ export class MessagesService {
         this.events.publish({ type: 'message.created', sessionId, message: result.message })
         return { message: result.message, duplicate: false }
       case 'duplicate':
+        // A resend stores nothing, so it does not count against the sender's rate.
+        this.#limiter.refund(caller.id)
         return { message: result.message, duplicate: true }
       case 'session_closed':
         throw conflict('The session is closed.')

@@ -584,12 +584,40 @@ describe('ordering and exactly-once delivery', () => {
     a.send({ message_type: 'text', content: 'next', client_message_id: 'c-2' })
     await s.next('message', 1)
 
-    expect(again).toEqual(first)
+    expect(again).toEqual({ ...first, metadata: { ...first.metadata, duplicate: true } })
     expect(s.of('message').map((m) => m.content)).toEqual(['once', 'next'])
     expect(
       (await ana.get(`${SESSIONS}/${session.id}`)).json<{ total_messages: number }>()
         .total_messages,
     ).toBe(2)
+  })
+
+  it('answers a resend on a resumed socket in order, once', async () => {
+    const { ana, sam, session } = await setUp()
+    await ana.send(session.id, 'x', { client_message_id: 'X' })
+    await ana.send(session.id, 'y', { client_message_id: 'Y' })
+
+    const resumed = await t.connect(ana, session.id, { last_seq: '0' })
+    resumed.send({ message_type: 'text', content: 'x', client_message_id: 'X' })
+    resumed.send({ message_type: 'ping' })
+    await resumed.next('pong')
+    const later = await t.connect(ana, session.id, { last_seq: '2' })
+    later.send({ message_type: 'text', content: 'x', client_message_id: 'X' })
+    later.send({ message_type: 'ping' })
+    await later.next('pong')
+    const watcher = await t.connect(sam, session.id, { last_seq: '0' })
+    watcher.send({ message_type: 'ping' })
+    await watcher.next('pong')
+
+    expect(resumed.of('message').map((m) => [m.metadata.seq, m.metadata.duplicate])).toEqual([
+      [1, undefined],
+      [2, undefined],
+      [1, true],
+    ])
+    expect(later.of('message').map((m) => [m.metadata.seq, m.metadata.duplicate])).toEqual([
+      [1, true],
+    ])
+    expect(watcher.of('message').map((m) => m.metadata.seq)).toEqual([1, 2])
   })
 
   it('replays everything after last_seq before live messages, with none lost or doubled', async () => {

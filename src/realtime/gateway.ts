@@ -21,7 +21,6 @@ import {
   CLIENT_FRAMES,
   errorFrame,
   eventFrame,
-  messageFrame,
   type ClientFrameType,
   type ReadFrame,
   type SendFrame,
@@ -299,8 +298,8 @@ export class Gateway {
       },
     )
     connection.sendAccepted()
-    // A resend: the sender gets the stored message back; nobody else hears of it again.
-    if (duplicate) return connection.send(encode(messageFrame(message)))
+    // A resend: only the sender hears of it again, and only if this socket already had it.
+    if (duplicate) return this.#deps.hub.answerResend(connection, sessionId, message)
     this.#deps.metrics.messagesStored.labels('socket').inc()
     this.#deps.metrics.messageStoreSeconds.observe((performance.now() - started) / 1000)
   }

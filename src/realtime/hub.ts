@@ -156,6 +156,19 @@ export class Hub implements PresenceView {
     }
   }
 
+  /**
+   * The answer to a resend of a stored message (same `client_message_id`): the stored message,
+   * marked `duplicate`, if this socket has already been sent it. If not, it is on its way in seq
+   * order, and that delivery is the answer; sending it now would break the order.
+   */
+  answerResend(subscriber: Subscriber, sessionId: string, message: MessageRecord): void {
+    const member = this.#rooms.get(sessionId)?.members.get(subscriber)
+    if (member !== undefined && member.lastSentSeq < message.seq) return
+    const frame = messageFrame(message)
+    frame.metadata.duplicate = true
+    subscriber.send(encode(frame))
+  }
+
   /** Only changes of typing state are broadcast; a state not refreshed in time ends by itself. */
   setTyping(subscriber: Subscriber, sessionId: string, isTyping: boolean): void {
     this.#rooms.get(sessionId)?.setTyping(subscriber, isTyping)

@@ -85,6 +85,8 @@ export interface MessageMetadata {
   reply_to_id: string | null
   mentions: string[] | null
   client_message_id: string | null
+  /** Only on the answer to a resend the sender's socket had already been sent. */
+  duplicate?: true
   /** Files only. */
   kind?: 'file'
   file_url?: string | null
