@@ -12,6 +12,8 @@ export default defineConfig({
       test: {
         name: database,
         include: ['src/**/*.test.ts', 'sdk/**/*.test.ts', 'test/**/*.test.ts'],
+        // Several node processes share one database only on PostgreSQL.
+        exclude: database === 'sqlite' ? ['test/cluster/**'] : [],
         env: { CHAT_TEST_DATABASE: database },
       },
     })),

@@ -1,16 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestStore, testRedisUrl, type TestStore } from '../src/testing/test-app.js'
 import { TestSocket } from '../src/testing/test-socket.js'
+import { startNginx, type Nginx } from './support/nginx.js'
 import { startServerProcess, type ServerProcess } from './support/server-process.js'
-
-const NGINX = '/usr/sbin/nginx'
-const SHIPPED_CONFIG = path.resolve(import.meta.dirname, '../deploy/nginx.conf')
 
 /**
  * The shipped deploy/nginx.conf, with only addresses changed, in front of two real node processes
@@ -20,7 +16,7 @@ const SHIPPED_CONFIG = path.resolve(import.meta.dirname, '../deploy/nginx.conf')
 describe.runIf(testRedisUrl !== undefined)('nginx in front of two nodes', () => {
   let store: TestStore
   let nodes: ServerProcess[] = []
-  let nginx: ChildProcess | undefined
+  let nginx: Nginx | undefined
   let dir: string
   let base: string
   let accessLog: string
@@ -40,21 +36,16 @@ describe.runIf(testRedisUrl !== undefined)('nginx in front of two nodes', () => 
       await startServerProcess({ ...env, NODE_ID: 'node1', DATA_DIR: path.join(dir, 'n1') }),
       await startServerProcess({ ...env, NODE_ID: 'node2', DATA_DIR: path.join(dir, 'n2') }),
     ]
-    const port = await freePort()
-    accessLog = path.join(dir, 'access.log')
-    fs.writeFileSync(
-      path.join(dir, 'nginx.conf'),
-      adapt(fs.readFileSync(SHIPPED_CONFIG, 'utf8'), port, nodes, dir, accessLog),
+    nginx = await startNginx(
+      nodes.map((node) => node.port),
+      dir,
     )
-    nginx = spawn(NGINX, ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-g', 'daemon off;'], {
-      stdio: 'inherit',
-    })
-    base = `127.0.0.1:${port}`
-    await waitForHttp(`http://${base}/healthz`)
+    base = nginx.address
+    accessLog = nginx.accessLog
   }, 60_000)
 
   afterAll(async () => {
-    nginx?.kill('SIGTERM')
+    await nginx?.stop()
     for (const node of nodes) await node.stop('SIGKILL')
     await store?.drop()
     fs.rmSync(dir, { recursive: true, force: true })
@@ -170,53 +161,3 @@ describe.runIf(testRedisUrl !== undefined)('nginx in front of two nodes', () => 
     expect(log).not.toContain(ana.token)
   })
 })
-
-/** deploy/nginx.conf with this test's addresses: its listen port, the two nodes, files in `dir`. */
-function adapt(
-  config: string,
-  port: number,
-  nodes: ServerProcess[],
-  dir: string,
-  accessLog: string,
-): string {
-  const servers = nodes
-    .map((node) => `        server 127.0.0.1:${node.port} max_fails=1 fail_timeout=5s;`)
-    .join('\n')
-  const adapted = config
-    .replace(/^ {8}server node\d:8000[^\n]*\n/gm, '')
-    .replace(/(upstream chat_by_session \{\n[^\n]*\n)/, `$1${servers}\n`)
-    .replace(/(upstream chat_nodes \{\n[^\n]*\n)/, `$1${servers}\n`)
-    .replace('listen 80;', `listen 127.0.0.1:${port};`)
-    .replace('pid /tmp/swipesavvy-nginx.pid;', `pid ${path.join(dir, 'nginx.pid')};`)
-    .replace('access_log /dev/stdout chat;', `access_log ${accessLog} chat;`)
-    .replace('error_log /dev/stderr warn;', `error_log ${path.join(dir, 'error.log')} warn;`)
-  if (adapted.includes('node1:8000') || !adapted.includes(`127.0.0.1:${nodes[0]!.port}`)) {
-    throw new Error('deploy/nginx.conf no longer has the shape this test adapts')
-  }
-  return adapted
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo
-      server.close(() => resolve(port))
-    })
-    server.on('error', reject)
-  })
-}
-
-async function waitForHttp(url: string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (
-      await fetch(url).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      return
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  throw new Error(`${url} did not answer`)
-}

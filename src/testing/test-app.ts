@@ -49,7 +49,7 @@ export async function createTestStore(options: { via?: TcpProxy } = {}): Promise
     })
     return {
       store,
-      databaseEnv: { DATABASE_URL: withSearchPath(url, schema) },
+      databaseEnv: { DATABASE_URL: withSearchPath(throughProxy(url, options.via), schema) },
       drop: async () => {
         await store.close()
         await dropSchema(url, schema)
