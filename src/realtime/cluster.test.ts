@@ -4,6 +4,7 @@ import type { ChatEvent } from '../chat/chat-events.js'
 import { buildSocketTestApp, type SocketTestApp } from '../testing/socket-app.js'
 import { createTestStore, testRedisUrl } from '../testing/test-app.js'
 import type { TestSocket } from '../testing/test-socket.js'
+import type { TestClient } from '../testing/test-app.js'
 import type { Bus } from './bus.js'
 import { MemoryBus } from './bus-memory.js'
 import { MemoryPresence } from './presence-memory.js'
@@ -17,6 +18,17 @@ const transports: Transport[] = [
 const seqs = (socket: TestSocket) => socket.of('message').map((m) => m.metadata.seq)
 const countOf = (socket: TestSocket, type: string) =>
   socket.frames.filter((f) => f.message_type === type).length
+
+/** Opens a socket and waits until the server has joined it to the session. */
+async function joined(
+  node: SocketTestApp,
+  client: TestClient,
+  sessionId: string,
+): Promise<TestSocket> {
+  const socket = await node.connect(client, sessionId)
+  await socket.roundTrip()
+  return socket
+}
 
 /** Three nodes on one database, joined by the given transport (or by `bus`, for chaos tests). */
 async function startCluster(
@@ -69,9 +81,9 @@ describe.each(transports)('three nodes over the %s bus', (transport) => {
 
   it('delivers messages sent on any node to sockets on every node, in seq order', async () => {
     const { a, b, c, ana, sam, kim, session } = await setUp()
-    const onA = await a.connect(ana, session.id)
-    const onB = await b.connect(sam, session.id)
-    const onC = await c.connect(kim, session.id)
+    const onA = await joined(a, ana, session.id)
+    const onB = await joined(b, sam, session.id)
+    const onC = await joined(c, kim, session.id)
     await onA.until((frames) => frames.filter((f) => f.message_type === 'user_joined').length === 3)
 
     for (let i = 0; i < 30; i++) {
@@ -95,13 +107,13 @@ describe.each(transports)('three nodes over the %s bus', (transport) => {
 
   it('counts presence, typing and connections over every node', async () => {
     const { a, b, c, ana, sam, kim, session } = await setUp()
-    const onA = await a.connect(ana, session.id)
+    const onA = await joined(a, ana, session.id)
     await onA.next('user_joined')
-    await b.connect(sam, session.id)
+    await joined(b, sam, session.id)
     await onA.next('user_joined', 1)
-    const onC = await c.connect(kim, session.id)
+    const onC = await joined(c, kim, session.id)
     const third = await onA.next('user_joined', 2)
-    await c.connect(kim, session.id)
+    await joined(c, kim, session.id)
 
     onC.send({ message_type: 'typing', content: 'true' })
     const typing = await onA.next('typing_indicator')
@@ -124,10 +136,10 @@ describe.each(transports)('three nodes over the %s bus', (transport) => {
 
   it('announces a user’s departure only when their last socket anywhere closes', async () => {
     const { a, b, c, ana, sam, session } = await setUp()
-    const watcher = await a.connect(ana, session.id)
+    const watcher = await joined(a, ana, session.id)
     await watcher.next('user_joined')
-    const samOnB = await b.connect(sam, session.id)
-    const samOnC = await c.connect(sam, session.id)
+    const samOnB = await joined(b, sam, session.id)
+    const samOnC = await joined(c, sam, session.id)
     await watcher.next('user_joined', 1)
 
     await samOnB.close()
@@ -143,8 +155,8 @@ describe.each(transports)('three nodes over the %s bus', (transport) => {
 
   it('carries read receipts, session_closed and blocks across nodes', async () => {
     const { a, b, c, ana, sam, kim, session } = await setUp()
-    const onA = await a.connect(ana, session.id)
-    const onB = await b.connect(sam, session.id)
+    const onA = await joined(a, ana, session.id)
+    const onB = await joined(b, sam, session.id)
     await onA.until((frames) => frames.filter((f) => f.message_type === 'user_joined').length === 2)
 
     await c.app.inject({
@@ -210,8 +222,8 @@ describe('a node whose bus loses and reorders events', () => {
     const ana = await a.signUp('ana')
     const sam = await a.signUp('sam', 'agent')
     const session = await ana.createSession({ title: 'x', assigned_agent_id: sam.id })
-    const onA = await a.connect(ana, session.id)
-    const onB = await b.connect(sam, session.id)
+    const onA = await joined(a, ana, session.id)
+    const onB = await joined(b, sam, session.id)
     await onA.until((frames) => frames.filter((f) => f.message_type === 'user_joined').length === 2)
 
     for (let i = 0; i < 40; i++)
@@ -245,8 +257,8 @@ describe.runIf(testRedisUrl !== undefined)('a node that dies without a goodbye',
     const ana = await a.signUp('ana')
     const sam = await a.signUp('sam', 'agent')
     const session = await ana.createSession({ title: 'x', assigned_agent_id: sam.id })
-    const watcher = await a.connect(ana, session.id)
-    await b.connect(sam, session.id)
+    const watcher = await joined(a, ana, session.id)
+    await joined(b, sam, session.id)
     await watcher.next('user_joined', 1)
 
     // Node b stops beating and never says goodbye: its presence goes silent, its sockets vanish.

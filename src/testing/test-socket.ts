@@ -91,6 +91,16 @@ export class TestSocket {
     return frame
   }
 
+  /**
+   * A ping answered: the server has accepted the socket and handled everything sent before (on
+   * the per-session socket, that includes joining the session).
+   */
+  async roundTrip(): Promise<void> {
+    const pongs = this.of('pong').length
+    this.send({ message_type: 'ping' })
+    await this.next('pong', pongs)
+  }
+
   close(): Promise<{ code: number; reason: string }> {
     this.#ws.close()
     return this.closed
