@@ -37,7 +37,9 @@ interface PendingAppend {
 /**
  * Group commit: appends that arrive in the same turn of the event loop are stored in one
  * transaction with prepared statements, so a burst costs one commit instead of one per message.
- * Each message runs in its own savepoint, so one bad message fails alone.
+ * A batch that fails as a whole (a message breaking a constraint, which the checks before the
+ * insert make all but impossible) is run again one message per transaction, so a bad message
+ * fails alone and the others still commit.
  *
  * The batch runs while holding Kysely's connection, so it never lands inside a Kysely transaction
  * that is waiting between two statements.
@@ -45,28 +47,17 @@ interface PendingAppend {
 class SqliteMessageAppender implements MessageAppender {
   readonly #db: Kysely<Database>
   readonly #statements: ReturnType<typeof prepareStatements>
-  readonly #appendInSavepoint: (message: NewMessage) => AppendResult
-  readonly #appendBatch: (batch: PendingAppend[], settle: Array<() => void>) => void
+  readonly #appendAll: (batch: PendingAppend[]) => AppendResult[]
+  readonly #appendAlone: (message: NewMessage) => AppendResult
   #queue: PendingAppend[] = []
 
   constructor(database: SqliteDatabase.Database, db: Kysely<Database>) {
     this.#db = db
     this.#statements = prepareStatements(database)
-    this.#appendInSavepoint = database.transaction((message: NewMessage) =>
-      this.#appendOne(message),
+    this.#appendAll = database.transaction((batch: PendingAppend[]) =>
+      batch.map((pending) => this.#appendOne(pending.message)),
     )
-    this.#appendBatch = database.transaction(
-      (batch: PendingAppend[], settle: Array<() => void>) => {
-        for (const pending of batch) {
-          try {
-            const result = this.#appendInSavepoint(pending.message)
-            settle.push(() => pending.resolve(result))
-          } catch (error) {
-            settle.push(() => pending.reject(error))
-          }
-        }
-      },
-    )
+    this.#appendAlone = database.transaction((message: NewMessage) => this.#appendOne(message))
   }
 
   append(message: NewMessage): Promise<AppendResult> {
@@ -79,17 +70,35 @@ class SqliteMessageAppender implements MessageAppender {
   async #flush(): Promise<void> {
     const batch = this.#queue
     this.#queue = []
-    const settle: Array<() => void> = []
+    let settle: () => void = () => undefined
     try {
       await this.#db.connection().execute(() => {
-        this.#appendBatch(batch, settle)
+        settle = this.#store(batch)
         return Promise.resolve()
       })
     } catch (error) {
       for (const pending of batch) pending.reject(error)
       return
     }
-    for (const done of settle) done()
+    settle()
+  }
+
+  /** Commits the batch; returns how to settle each append once the connection is released. */
+  #store(batch: PendingAppend[]): () => void {
+    try {
+      const results = this.#appendAll(batch)
+      return () => batch.forEach((pending, i) => pending.resolve(results[i]!))
+    } catch {
+      const outcomes = batch.map((pending) => {
+        try {
+          const result = this.#appendAlone(pending.message)
+          return () => pending.resolve(result)
+        } catch (error) {
+          return () => pending.reject(error)
+        }
+      })
+      return () => outcomes.forEach((settleOne) => settleOne())
+    }
   }
 
   #appendOne(message: NewMessage): AppendResult {
