@@ -125,7 +125,9 @@ export class MessagesService {
 
     const newestSeq = page.reduce((max, message) => Math.max(max, message.seq), 0)
     if (participant !== undefined && newestSeq > participant.last_delivered_seq) {
-      await this.store.participants.markDelivered(sessionId, [caller.id], newestSeq)
+      await this.store.participants.markDelivered([
+        { sessionId, userId: caller.id, seq: newestSeq },
+      ])
       const self = participants.find((p) => p.user_id === caller.id)
       if (self !== undefined) self.last_delivered_seq = newestSeq
     }

@@ -1,12 +1,12 @@
 import type { Logger } from 'pino'
-import type { Store } from '../store/store.js'
+import type { DeliveryMark, Store } from '../store/store.js'
 
 const FLUSH_INTERVAL_MS = 1_000
 
 /**
  * Delivered marks, written behind the hot path: a message that reached a participant's socket
- * raises their `last_delivered_seq`, but one write per second per session and user is plenty for a
- * `delivered` status, and the send path stays at one database round trip.
+ * raises their `last_delivered_seq`, but once a second, in one statement for every session and
+ * user, is plenty for a `delivered` status, and the send path stays at one database round trip.
  */
 export class DeliveryMarks {
   /** session → user → highest seq delivered */
@@ -39,19 +39,17 @@ export class DeliveryMarks {
   }
 
   async #write(): Promise<void> {
-    const pending = this.#pending
+    const marks: DeliveryMark[] = []
+    for (const [sessionId, users] of this.#pending) {
+      for (const [userId, seq] of users) marks.push({ sessionId, userId, seq })
+    }
     this.#pending = new Map()
-    for (const [sessionId, users] of pending) {
-      const bySeq = new Map<number, string[]>()
-      for (const [userId, seq] of users) bySeq.set(seq, [...(bySeq.get(seq) ?? []), userId])
-      for (const [seq, userIds] of bySeq) {
-        try {
-          await this.store.participants.markDelivered(sessionId, userIds, seq)
-        } catch (error) {
-          this.log.warn({ err: error, session: sessionId }, 'could not record delivery; will retry')
-          for (const userId of userIds) this.record(sessionId, userId, seq)
-        }
-      }
+    if (marks.length === 0) return
+    try {
+      await this.store.participants.markDelivered(marks)
+    } catch (error) {
+      this.log.warn({ err: error }, 'could not record deliveries; will retry')
+      for (const mark of marks) this.record(mark.sessionId, mark.userId, mark.seq)
     }
   }
 }

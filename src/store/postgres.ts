@@ -58,7 +58,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     await db.destroy()
     throw error
   }
-  return new SqlStore('postgres', db, new PostgresMessageAppender(db), () => db.destroy())
+  return new SqlStore('postgres', db, new PostgresMessageAppender(pool, db), () => db.destroy())
 }
 
 type AppendRow = ChatMessagesTable & { outcome: 'stored' | 'duplicate' }
@@ -66,12 +66,45 @@ type AppendRow = ChatMessagesTable & { outcome: 'stored' | 'duplicate' }
 const UNIQUE_VIOLATION = '23505'
 
 /**
- * One statement, so one round trip, per message: find an earlier send with the same
- * `client_message_id`, check the reply target, bump the session's `last_seq` (its row lock orders
- * concurrent appends to one session, on every node) and insert, all or nothing.
+ * Find an earlier send with the same `client_message_id`, check the reply target, bump the
+ * session's `last_seq` (its row lock orders concurrent appends to one session, on every node) and
+ * insert, all or nothing, in one statement.
+ */
+const APPEND_MESSAGE = `
+  with existing as (
+    select * from chat_messages
+     where $12::text is not null and chat_session_id = $2 and sender_id = $3 and client_message_id = $12
+  ), bumped as (
+    update chat_sessions
+       set last_seq = last_seq + 1,
+           started_at = coalesce(started_at, $13::bigint),
+           last_activity_at = $13::bigint
+     where id = $2 and status = 'active'
+       and not exists (select 1 from existing)
+       and ($6::text is null or exists (
+             select 1 from chat_messages where id = $6 and chat_session_id = $2))
+    returning last_seq
+  ), inserted as (
+    insert into chat_messages (id, chat_session_id, seq, sender_id, message_type, content,
+        reply_to_id, mentions, file_url, file_name, file_size, file_type, client_message_id,
+        created_at)
+    select $1, $2, bumped.last_seq, $3, $4, $5, $6, $7, $8, $9, $10::bigint, $11, $12, $13::bigint
+      from bumped
+    returning *
+  )
+  select 'stored' as outcome, inserted.* from inserted
+  union all
+  select 'duplicate' as outcome, existing.* from existing`
+
+/**
+ * One round trip per message: `APPEND_MESSAGE` as a named prepared statement, so each pooled
+ * connection parses and plans it once.
  */
 class PostgresMessageAppender implements MessageAppender {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly db: Kysely<Database>,
+  ) {}
 
   async append(message: NewMessage): Promise<AppendResult> {
     try {
@@ -84,38 +117,25 @@ class PostgresMessageAppender implements MessageAppender {
   }
 
   async #tryAppend(m: NewMessage): Promise<AppendResult> {
-    const mentions = m.mentions === null ? null : JSON.stringify(m.mentions)
-    const { rows } = await sql<AppendRow>`
-      with existing as (
-        select * from chat_messages
-         where ${m.client_message_id}::text is not null and chat_session_id = ${m.chat_session_id}
-           and sender_id = ${m.sender_id} and client_message_id = ${m.client_message_id}
-      ), bumped as (
-        update chat_sessions
-           set last_seq = last_seq + 1,
-               started_at = coalesce(started_at, ${m.created_at}::bigint),
-               last_activity_at = ${m.created_at}::bigint
-         where id = ${m.chat_session_id} and status = 'active'
-           and not exists (select 1 from existing)
-           and (${m.reply_to_id}::text is null or exists (
-                 select 1 from chat_messages
-                  where id = ${m.reply_to_id} and chat_session_id = ${m.chat_session_id}))
-        returning last_seq
-      ), inserted as (
-        insert into chat_messages (id, chat_session_id, seq, sender_id, message_type, content,
-            reply_to_id, mentions, file_url, file_name, file_size, file_type, client_message_id,
-            created_at)
-        select ${m.id}, ${m.chat_session_id}, bumped.last_seq, ${m.sender_id}, ${m.message_type},
-            ${m.content}, ${m.reply_to_id}, ${mentions}, ${m.file_url}, ${m.file_name},
-            ${m.file_size}::bigint, ${m.file_type}, ${m.client_message_id}, ${m.created_at}::bigint
-          from bumped
-        returning *
-      )
-      select 'stored' as outcome, inserted.* from inserted
-      union all
-      select 'duplicate' as outcome, existing.* from existing
-    `.execute(this.db)
-
+    const { rows } = await this.pool.query<AppendRow>({
+      name: 'chat_append_message',
+      text: APPEND_MESSAGE,
+      values: [
+        m.id,
+        m.chat_session_id,
+        m.sender_id,
+        m.message_type,
+        m.content,
+        m.reply_to_id,
+        m.mentions === null ? null : JSON.stringify(m.mentions),
+        m.file_url,
+        m.file_name,
+        m.file_size,
+        m.file_type,
+        m.client_message_id,
+        m.created_at,
+      ],
+    })
     const row = rows[0]
     if (row !== undefined) {
       const { outcome, ...message } = row

@@ -2,6 +2,7 @@ import { sql, type Kysely, type Selectable, type Transaction } from 'kysely'
 import type { ChatMessagesTable, Database } from './schema.js'
 import type {
   AppendResult,
+  DeliveryMark,
   BlockRecord,
   BlockStore,
   HistoryQuery,
@@ -228,15 +229,21 @@ class SqlParticipantStore implements ParticipantStore {
     return result.numUpdatedRows > 0n
   }
 
-  async markDelivered(sessionId: string, userIds: readonly string[], seq: number): Promise<void> {
-    if (userIds.length === 0) return
-    await this.db
-      .updateTable('chat_participants')
-      .set({ last_delivered_seq: seq })
-      .where('chat_session_id', '=', sessionId)
-      .where('user_id', 'in', userIds)
-      .where('last_delivered_seq', '<', seq)
-      .execute()
+  async markDelivered(marks: readonly DeliveryMark[]): Promise<void> {
+    // Chunks keep the statement under every driver's parameter limit.
+    for (let at = 0; at < marks.length; at += 500) {
+      const rows = marks
+        .slice(at, at + 500)
+        .map((mark) => sql`(${mark.sessionId}, ${mark.userId}, cast(${mark.seq} as bigint))`)
+      await sql`
+        with mark (session_id, user_id, seq) as (values ${sql.join(rows)})
+        update chat_participants set last_delivered_seq = mark.seq
+          from mark
+         where chat_participants.chat_session_id = mark.session_id
+           and chat_participants.user_id = mark.user_id
+           and chat_participants.last_delivered_seq < mark.seq
+      `.execute(this.db)
+    }
   }
 }
 

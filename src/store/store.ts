@@ -96,6 +96,12 @@ export interface SessionStore {
   listUnassigned(query: Omit<SessionListQuery, 'status'>): Promise<SessionRecord[]>
 }
 
+export interface DeliveryMark {
+  sessionId: string
+  userId: string
+  seq: number
+}
+
 export interface ParticipantStore {
   /** Adds the participant unless already there; returns the stored row either way. */
   add(participant: ParticipantRecord): Promise<{ participant: ParticipantRecord; added: boolean }>
@@ -103,8 +109,8 @@ export interface ParticipantStore {
   list(sessionId: string): Promise<ParticipantRecord[]>
   /** Moves the read mark forward to `seq`; false if it already covered it. */
   markRead(sessionId: string, userId: string, seq: number, at: number): Promise<boolean>
-  /** Raises the delivered mark to `seq` for each user; never lowers it. */
-  markDelivered(sessionId: string, userIds: readonly string[], seq: number): Promise<void>
+  /** Raises each participant's delivered mark to its `seq`, in one statement; never lowers one. */
+  markDelivered(marks: readonly DeliveryMark[]): Promise<void>
 }
 
 /**
