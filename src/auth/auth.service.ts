@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto'
+import { newId } from '../ids.js'
 import type { Config } from '../config.js'
 import { AppError, conflict, forbidden } from '../errors.js'
 import { RateLimiter } from '../rate-limit.js'
@@ -66,7 +66,7 @@ export class AuthService {
       throw conflict('An account with this email already exists.')
     }
     const user: UserRecord = {
-      id: randomUUID(),
+      id: newId(),
       email,
       full_name: account.full_name ?? null,
       role: account.role,
@@ -156,7 +156,7 @@ export class AuthService {
     const claimedRole = this.#config.external?.roleClaim && claims[this.#config.external.roleClaim]
     const email = typeof claims.email === 'string' ? claims.email.trim().toLowerCase() : null
     const user: UserRecord = {
-      id: randomUUID(),
+      id: newId(),
       email:
         email !== null && (await this.#store.users.findByEmail(email)) === undefined ? email : null,
       full_name: typeof claims.name === 'string' ? claims.name : null,

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto'
+import { newId } from '../ids.js'
 import type { Config } from '../config.js'
 import { AppError, badRequest, conflict, notFound } from '../errors.js'
 import { RateLimiter } from '../rate-limit.js'
@@ -67,7 +67,7 @@ export class MessagesService {
     }
 
     const result = await this.store.messages.append({
-      id: randomUUID(),
+      id: newId(),
       chat_session_id: sessionId,
       sender_id: caller.id,
       created_at: this.now(),

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto'
+import { newId } from '../ids.js'
 import { badRequest, conflict, forbidden, notFound } from '../errors.js'
 import type { ParticipantRecord, SessionRecord, Store, UserRecord } from '../store/store.js'
 import { isParticipatingAgent, isStaff, requireSessionAccess, type Caller } from './chat-access.js'
@@ -41,7 +41,7 @@ export class SessionsService {
 
     const now = this.now()
     const session: SessionRecord = {
-      id: randomUUID(),
+      id: newId(),
       title: body.title,
       status: 'active',
       initiator_id: caller.id,
@@ -220,7 +220,7 @@ export class SessionsService {
     member: Pick<ParticipantRecord, 'user_id' | 'role'>,
   ): ParticipantRecord {
     return {
-      id: randomUUID(),
+      id: newId(),
       chat_session_id: sessionId,
       user_id: member.user_id,
       role: member.role,

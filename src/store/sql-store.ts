@@ -316,8 +316,8 @@ class SqlMessageStore implements MessageStore {
     const counts = new Map<string, number>()
     if (sessionIds.length === 0) return counts
     // Seqs have no gaps, so everything after the read mark is `last_seq - last_read_seq`; from it,
-    // subtract the caller's own and hidden senders' messages, an index range per sender, bounded by
-    // the marks as values (so the planner sees how narrow the range is). Nothing else is scanned.
+    // subtract the caller's own and hidden senders' messages after the mark: an index range over
+    // the unread part only, bounded by the marks as values so the planner sees how narrow it is.
     const marks = await this.db
       .selectFrom('chat_participants as p')
       .innerJoin('chat_sessions as s', 's.id', 'p.chat_session_id')

@@ -22,6 +22,12 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqlS
   database.pragma(`synchronous = ${options.synchronous}`)
   database.pragma('foreign_keys = ON')
   database.pragma('busy_timeout = 5000')
+  // Every commit appends the pages it changed to the WAL; copying them back (a checkpoint, with an
+  // fsync) every 40 MB instead of every 4 MB spends far less of the event loop on it. Reads of a
+  // hot database come from memory: a 64 MB page cache and a memory-mapped file.
+  database.pragma('wal_autocheckpoint = 10000')
+  database.pragma('cache_size = -65536')
+  database.pragma('mmap_size = 268435456')
 
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) })
   await migrateToLatest(db)

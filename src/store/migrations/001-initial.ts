@@ -80,13 +80,6 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     ])
     .execute()
 
-  // Unread counts subtract the reader's own (and blocked users') messages after the read mark.
-  await db.schema
-    .createIndex('chat_messages_by_sender')
-    .on('chat_messages')
-    .columns(['chat_session_id', 'sender_id', 'seq'])
-    .execute()
-
   await db.schema
     .createTable('user_blocks')
     .addColumn('blocker_id', 'text', (col) => col.notNull().references('users.id'))
