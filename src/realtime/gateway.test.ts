@@ -125,7 +125,7 @@ describe('the per-session socket', () => {
   it('shows sockets in ws-stats and participants’ is_online', async () => {
     const { ana, sam, session } = await setUp()
     await connectPair(ana, sam, session.id)
-    await t.connect(ana, session.id)
+    await (await t.connect(ana, session.id)).roundTrip()
 
     const stats = (await sam.get('/api/v1/chat/ws-stats')).json()
     const participants = (await ana.get(`${SESSIONS}/${session.id}/participants`)).json<
@@ -372,7 +372,7 @@ describe('refusals and close codes', () => {
     const { ana, session } = await setUp({ MAX_SOCKETS_PER_USER: '2' })
     const first = await t.connect(ana, session.id)
     await first.next('user_joined')
-    await t.connect(ana, session.id)
+    await (await t.connect(ana, session.id)).roundTrip()
 
     const third = await t.socket(`/api/v1/chat/ws/${session.id}?token=${ana.token}`).closed
 
@@ -543,9 +543,7 @@ describe('ordering and exactly-once delivery', () => {
     })
     const sockets = await Promise.all(senders.map((c) => t.connect(c, session.id)))
     const watcher = await t.connect(host, session.id)
-    await sockets[0]!.until(
-      (frames) => frames.filter((f) => f.message_type === 'user_joined').length >= 21,
-    )
+    await Promise.all([...sockets, watcher].map((socket) => socket.roundTrip()))
 
     for (let round = 0; round < 50; round++) {
       sockets.forEach((socket, i) =>

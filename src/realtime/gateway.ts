@@ -127,7 +127,7 @@ export class Gateway {
     url: URL,
     sessionId: string | undefined,
   ): Promise<void> {
-    const { config, auth, hub } = this.#deps
+    const { config, auth } = this.#deps
     try {
       if (this.#isClosing)
         return connection.close(CloseCode.SERVER_FAULT, CloseReason.serverRestarting)
@@ -156,10 +156,9 @@ export class Gateway {
         }
         throw error
       }
-      if (hub.socketsOf(identity.user.id) >= config.limits.maxSocketsPerUser) {
+      if (!(await connection.authenticate(identity.user, identity.expiresAtMs))) {
         return connection.close(CloseCode.REFUSED, CloseReason.tooManySockets)
       }
-      await connection.authenticate(identity.user, identity.expiresAtMs)
 
       if (sessionId !== undefined) {
         const refusal = await this.#join(
@@ -388,13 +387,16 @@ class Connection implements Subscriber {
   /** The session of a per-session socket. */
   fixedSessionId: string | undefined
 
-  async authenticate(user: UserRecord, expiresAtMs: number): Promise<void> {
+  /** Registers the socket as `user`'s; false if the user already has as many as allowed. */
+  async authenticate(user: UserRecord, expiresAtMs: number): Promise<boolean> {
     this.#user = user
-    this.#scheduleExpiry(expiresAtMs)
-    await this.#deps.hub.socketOpened(this)
+    const maxSockets = this.#deps.config.limits.maxSocketsPerUser
+    if (!(await this.#deps.hub.socketOpened(this, maxSockets))) return false
     this.#isRegistered = true
+    this.#scheduleExpiry(expiresAtMs)
     // The client may have gone while we waited; the clean-up has run without us.
     if (this.#isClosed) this.#deps.hub.socketClosed(this)
+    return true
   }
 
   async join(

@@ -79,21 +79,39 @@ export class Hub implements PresenceView {
     return this.#options.nodeId
   }
 
-  /** Registers an open socket; loads its user's block list once per user on this node. */
-  async socketOpened(subscriber: Subscriber): Promise<void> {
+  /**
+   * Registers an open socket, unless its user already has `maxSockets` here (then false). The
+   * check and the registration happen together, so concurrent connects cannot exceed the cap. The
+   * first socket of a user on this node loads the user's block list; later ones wait for it.
+   */
+  async socketOpened(subscriber: Subscriber, maxSockets: number): Promise<boolean> {
+    let user = this.#users.get(subscriber.userId)
+    if (user === undefined) {
+      const hidden = new Set<string>()
+      user = { sockets: new Set(), hidden, ready: this.#loadHidden(subscriber.userId, hidden) }
+      this.#users.set(subscriber.userId, user)
+    }
+    if (user.sockets.size >= maxSockets) return false
+    user.sockets.add(subscriber)
+    this.#countSockets(+1)
+    try {
+      await user.ready
+    } catch (error) {
+      this.socketClosed(subscriber)
+      if (this.#users.get(subscriber.userId) === user) this.#users.delete(subscriber.userId)
+      throw error
+    }
+    return true
+  }
+
+  async #loadHidden(userId: string, hidden: Set<string>): Promise<void> {
     this.#usersChannel ??= this.#options.bus.subscribe(USERS_CHANNEL, (event) =>
       this.#onUserEvent(event),
     )
     await this.#usersChannel
-    let user = this.#users.get(subscriber.userId)
-    if (user === undefined) {
-      user = { sockets: new Set(), hidden: new Set() }
-      this.#users.set(subscriber.userId, user)
-      const blocks = await this.#options.store.blocks.listByBlocker(subscriber.userId)
-      for (const block of blocks) user.hidden.add(block.blocked_id)
+    for (const block of await this.#options.store.blocks.listByBlocker(userId)) {
+      hidden.add(block.blocked_id)
     }
-    user.sockets.add(subscriber)
-    this.#countSockets(+1)
   }
 
   socketClosed(subscriber: Subscriber): void {
@@ -101,11 +119,6 @@ export class Hub implements PresenceView {
     if (user?.sockets.delete(subscriber) !== true) return
     if (user.sockets.size === 0) this.#users.delete(subscriber.userId)
     this.#countSockets(-1)
-  }
-
-  /** Open sockets of `userId` on this node. */
-  socketsOf(userId: string): number {
-    return this.#users.get(userId)?.sockets.size ?? 0
   }
 
   /**
@@ -225,6 +238,8 @@ export class Hub implements PresenceView {
 
 interface LocalUser {
   sockets: Set<Subscriber>
+  /** Settles once the block list below is loaded. */
+  ready: Promise<void>
   /** The users this user blocks: their messages and typing never reach this user's sockets. */
   hidden: Set<string>
 }
