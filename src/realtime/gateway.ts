@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { WebSocketServer, type RawData, type WebSocket } from 'ws'
 import type { AuthService } from '../auth/auth.service.js'
-import { requireParticipant } from '../chat/chat-access.js'
+import { requireParticipant, type Caller } from '../chat/chat-access.js'
 import type { MessagesService } from '../chat/messages.service.js'
 import type { Config } from '../config.js'
 import { AppError } from '../errors.js'
@@ -33,6 +33,7 @@ export const MAX_FRAME_BYTES = 64 * 1024
 /** A reader this far behind is dropped (1011) and resumes with `last_seq`, rather than hoarding memory. */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+const SETTLED = Promise.resolve()
 const SOCKET_PATH = /^\/api\/v1\/chat\/ws(?:\/([^/?]+))?\/?$/
 
 export interface GatewayDeps {
@@ -63,6 +64,7 @@ export class Gateway {
   })
   readonly #connections = new Set<Connection>()
   readonly #heartbeat: NodeJS.Timeout
+  readonly #expirySweep: NodeJS.Timeout
   readonly #checks = new Map<string, TypeCheck<TSchema>>()
   #isClosing = false
 
@@ -74,6 +76,9 @@ export class Gateway {
       this.#checks.set(type, TypeCompiler.Compile(schema))
     this.#heartbeat = setInterval(() => this.#beat(), deps.config.realtime.pingIntervalMs)
     this.#heartbeat.unref()
+    // One sweep a second closes sockets whose token expired: no timer per socket.
+    this.#expirySweep = setInterval(() => this.#closeExpired(), 1_000)
+    this.#expirySweep.unref()
   }
 
   /** Hooks the gateway into the app's HTTP server and its shutdown. */
@@ -94,6 +99,7 @@ export class Gateway {
     if (this.#isClosing) return
     this.#isClosing = true
     clearInterval(this.#heartbeat)
+    clearInterval(this.#expirySweep)
     const closed = [...this.#connections].map((connection) => connection.closed)
     for (const connection of this.#connections)
       connection.close(CloseCode.SERVER_FAULT, CloseReason.serverRestarting)
@@ -114,11 +120,19 @@ export class Gateway {
     }
     this.#wss.handleUpgrade(request, socket, head, (ws) => {
       const sessionId = match[1] === undefined ? undefined : decodeURIComponent(match[1])
-      const connection = new Connection(ws, this.#deps, sessionId === undefined)
-      this.#connections.add(connection)
-      void connection.closed.then(() => this.#connections.delete(connection))
+      const connection = this.#track(new Connection(ws, this.#deps, sessionId === undefined))
       void this.#open(connection, request, url, sessionId)
     })
+  }
+
+  /**
+   * Keeps the connection until it closes. Its own method, so the closure that forgets it holds
+   * only the connection, not the upgrade request and its URL (a socket's lifetime of memory).
+   */
+  #track(connection: Connection): Connection {
+    this.#connections.add(connection)
+    void connection.closed.then(() => this.#connections.delete(connection))
+    return connection
   }
 
   async #open(
@@ -327,6 +341,14 @@ export class Gateway {
     connection.sendFrame(eventFrame('unsubscribed', sessionId, connection.user.id, {}))
   }
 
+  #closeExpired(): void {
+    const now = Date.now()
+    for (const connection of this.#connections) {
+      if (connection.expiresAtMs <= now)
+        connection.close(CloseCode.REFUSED, CloseReason.tokenExpired)
+    }
+  }
+
   #beat(): void {
     for (const connection of this.#connections) connection.heartbeat()
   }
@@ -341,13 +363,16 @@ class Connection implements Subscriber {
   readonly closed: Promise<void>
   readonly #ws: WebSocket
   readonly #deps: GatewayDeps
-  readonly #held: RawData[] = []
-  #user: UserRecord | undefined
+  /** Frames that arrived before `accept`; made only if some do. */
+  #held: RawData[] | undefined
+  /** Only what the socket needs of its user: a full record per socket adds up at 50,000 sockets. */
+  #user: Caller | undefined
   #handle: ((data: RawData) => Promise<void>) | undefined
-  #queue: Promise<void> = Promise.resolve()
+  #queue: Promise<void> = SETTLED
   #isAlive = true
   #refusedInARow = 0
-  #expiry: NodeJS.Timeout | undefined
+  /** When the token expires; the gateway's sweep closes the socket then. */
+  expiresAtMs = Infinity
   #isRegistered = false
   #isClosed = false
 
@@ -367,7 +392,7 @@ class Connection implements Subscriber {
     )
     ws.on('message', (data) => {
       this.#isAlive = true
-      if (this.#handle === undefined) this.#held.push(data)
+      if (this.#handle === undefined) (this.#held ??= []).push(data)
       else this.#enqueue(data)
     })
     ws.on('pong', () => (this.#isAlive = true))
@@ -375,7 +400,7 @@ class Connection implements Subscriber {
     ws.on('error', () => undefined)
   }
 
-  get user(): UserRecord {
+  get user(): Caller {
     if (this.#user === undefined) throw new Error('socket used before authentication')
     return this.#user
   }
@@ -389,11 +414,11 @@ class Connection implements Subscriber {
 
   /** Registers the socket as `user`'s; false if the user already has as many as allowed. */
   async authenticate(user: UserRecord, expiresAtMs: number): Promise<boolean> {
-    this.#user = user
+    this.#user = { id: user.id, role: user.role }
     const maxSockets = this.#deps.config.limits.maxSocketsPerUser
     if (!(await this.#deps.hub.socketOpened(this, maxSockets))) return false
     this.#isRegistered = true
-    this.#scheduleExpiry(expiresAtMs)
+    this.expiresAtMs = expiresAtMs
     // The client may have gone while we waited; the clean-up has run without us.
     if (this.#isClosed) this.#deps.hub.socketClosed(this)
     return true
@@ -423,7 +448,9 @@ class Connection implements Subscriber {
   accept(handle: (data: RawData) => Promise<void>): void {
     if (this.#ws.readyState !== this.#ws.OPEN) return
     this.#handle = handle
-    for (const data of this.#held.splice(0)) this.#enqueue(data)
+    const held = this.#held ?? []
+    this.#held = undefined
+    for (const data of held) this.#enqueue(data)
   }
 
   send(data: Buffer): void {
@@ -510,21 +537,7 @@ class Connection implements Subscriber {
     )
   }
 
-  #scheduleExpiry(expiresAtMs: number): void {
-    const MAX_TIMER_MS = 2 ** 31 - 1
-    const delay = expiresAtMs - Date.now()
-    this.#expiry = setTimeout(
-      () =>
-        delay > MAX_TIMER_MS
-          ? this.#scheduleExpiry(expiresAtMs)
-          : this.close(CloseCode.REFUSED, CloseReason.tokenExpired),
-      Math.min(Math.max(delay, 0), MAX_TIMER_MS),
-    )
-    this.#expiry.unref()
-  }
-
   async #cleanUp(): Promise<void> {
-    clearTimeout(this.#expiry)
     this.#handle = undefined
     for (const sessionId of [...this.sessions]) {
       await this.leave(sessionId).catch((error: unknown) =>

@@ -293,9 +293,10 @@ class Room {
   readonly #sessionId: string
   readonly #options: HubOptions
   readonly #marks: DeliveryMarks
-  readonly #early: SessionEvent[] = []
-  readonly #ahead = new Map<number, MessageRecord>()
-  readonly #typing = new Map<string, { subscriber: Subscriber; timer: NodeJS.Timeout }>()
+  // Rarely used, so made on first use: a node may hold tens of thousands of rooms.
+  #early: SessionEvent[] | undefined
+  #ahead: Map<number, MessageRecord> | undefined
+  #typing: Map<string, { subscriber: Subscriber; timer: NodeJS.Timeout }> | undefined
   readonly #presentUsers = new Set<string>()
   #isReady = false
   #gapTimer: NodeJS.Timeout | undefined
@@ -323,7 +324,9 @@ class Room {
     this.deliveredSeq = session.last_seq
     this.isClosed = session.status === 'closed'
     this.#isReady = true
-    for (const event of this.#early.splice(0)) this.#onEvent(event)
+    const early = this.#early ?? []
+    this.#early = undefined
+    for (const event of early) this.#onEvent(event)
   }
 
   /** Sends `member` every stored message after its `lastSentSeq`, page by page. */
@@ -373,20 +376,20 @@ class Room {
   setTyping(subscriber: Subscriber, isTyping: boolean): void {
     if (!this.members.has(subscriber)) return
     const userId = subscriber.userId
-    const current = this.#typing.get(userId)
+    const current = this.#typing?.get(userId)
     if (current !== undefined) clearTimeout(current.timer)
     if (!isTyping) {
       if (current !== undefined) this.#endTyping(userId)
       return
     }
     const timer = setTimeout(() => this.#endTyping(userId), this.#options.typingTimeoutMs)
-    this.#typing.set(userId, { subscriber, timer })
+    ;(this.#typing ??= new Map()).set(userId, { subscriber, timer })
     if (current === undefined) this.#publishTyping(userId, true)
   }
 
   /** A socket that leaves takes its typing state with it. */
   stopTypingOf(subscriber: Subscriber): void {
-    const current = this.#typing.get(subscriber.userId)
+    const current = this.#typing?.get(subscriber.userId)
     if (current?.subscriber === subscriber) {
       clearTimeout(current.timer)
       this.#endTyping(subscriber.userId)
@@ -397,17 +400,17 @@ class Room {
     if (this.#disposed) return
     this.#disposed = true
     clearTimeout(this.#gapTimer)
-    for (const userId of [...this.#typing.keys()]) this.#endTyping(userId)
+    for (const userId of [...(this.#typing?.keys() ?? [])]) this.#endTyping(userId)
     for (const userId of [...this.#presentUsers])
       await this.userDeparted(userId).catch(() => undefined)
     await this.#unsubscribe?.().catch(() => undefined)
   }
 
   #endTyping(userId: string): void {
-    const current = this.#typing.get(userId)
+    const current = this.#typing?.get(userId)
     if (current === undefined) return
     clearTimeout(current.timer)
-    this.#typing.delete(userId)
+    this.#typing!.delete(userId)
     this.#publishTyping(userId, false)
   }
 
@@ -442,7 +445,7 @@ class Room {
 
   #onEvent(event: SessionEvent): void {
     if (!this.#isReady) {
-      this.#early.push(event)
+      ;(this.#early ??= []).push(event)
       return
     }
     switch (event.type) {
@@ -503,17 +506,17 @@ class Room {
   #onMessage(message: MessageRecord): void {
     if (message.seq <= this.deliveredSeq) return
     if (message.seq !== this.deliveredSeq + 1) {
-      this.#ahead.set(message.seq, message)
+      ;(this.#ahead ??= new Map()).set(message.seq, message)
       this.#gapTimer ??= setTimeout(() => void this.#fillGap(), this.#options.gapWaitMs ?? 150)
       return
     }
     this.#deliver(message)
     for (
-      let next = this.#ahead.get(this.deliveredSeq + 1);
+      let next = this.#ahead?.get(this.deliveredSeq + 1);
       next;
-      next = this.#ahead.get(this.deliveredSeq + 1)
+      next = this.#ahead?.get(this.deliveredSeq + 1)
     ) {
-      this.#ahead.delete(next.seq)
+      this.#ahead!.delete(next.seq)
       this.#deliver(next)
     }
   }
@@ -549,7 +552,8 @@ class Room {
         for (const message of page) this.#onMessage(message)
         if (page.length < REPLAY_PAGE) break
       }
-      for (const seq of this.#ahead.keys()) if (seq <= this.deliveredSeq) this.#ahead.delete(seq)
+      for (const seq of this.#ahead?.keys() ?? [])
+        if (seq <= this.deliveredSeq) this.#ahead!.delete(seq)
     } catch (error) {
       this.#options.logger.warn(
         { err: error, session: this.#sessionId },
@@ -559,7 +563,7 @@ class Room {
     } finally {
       this.#isFilling = false
     }
-    if (this.#ahead.size > 0)
+    if ((this.#ahead?.size ?? 0) > 0)
       this.#gapTimer ??= setTimeout(() => void this.#fillGap(), this.#options.gapWaitMs ?? 150)
   }
 

@@ -7,37 +7,32 @@ import type { Presence, PresenceChange } from './presence.js'
  * so `onExpired` never fires.
  */
 export class MemoryPresence implements Presence {
-  /** session → user → node → sockets */
-  readonly #sockets = new Map<string, Map<string, Map<string, number>>>()
+  /** session → "node|user" → sockets */
+  readonly #sockets = new Map<string, Map<string, number>>()
   /** session → users typing (with the node that reported it) */
   readonly #typing = new Map<string, Map<string, string>>()
   readonly #socketCounts = new Map<string, number>()
 
   connect(nodeId: string, sessionId: string, userId: string): Promise<PresenceChange> {
-    const users = getOrCreate(
-      this.#sockets,
-      sessionId,
-      () => new Map<string, Map<string, number>>(),
-    )
-    const nodes = getOrCreate(users, userId, () => new Map<string, number>())
-    const changed = nodes.size === 0
-    nodes.set(nodeId, (nodes.get(nodeId) ?? 0) + 1)
-    return Promise.resolve({ changed, totalUsers: users.size })
+    const entries = getOrCreate(this.#sockets, sessionId, () => new Map<string, number>())
+    const changed = !usersOf(entries).has(userId)
+    const key = `${nodeId}|${userId}`
+    entries.set(key, (entries.get(key) ?? 0) + 1)
+    return Promise.resolve({ changed, totalUsers: usersOf(entries).size })
   }
 
   disconnect(nodeId: string, sessionId: string, userId: string): Promise<PresenceChange> {
-    const users = this.#sockets.get(sessionId)
-    const nodes = users?.get(userId)
-    if (users === undefined || nodes === undefined) {
-      return Promise.resolve({ changed: false, totalUsers: users?.size ?? 0 })
+    const entries = this.#sockets.get(sessionId)
+    const key = `${nodeId}|${userId}`
+    const count = entries?.get(key)
+    if (entries === undefined || count === undefined) {
+      return Promise.resolve({ changed: false, totalUsers: entries ? usersOf(entries).size : 0 })
     }
-    const left = (nodes.get(nodeId) ?? 0) - 1
-    if (left > 0) nodes.set(nodeId, left)
-    else nodes.delete(nodeId)
-    const changed = nodes.size === 0
-    if (changed) users.delete(userId)
-    if (users.size === 0) this.#sockets.delete(sessionId)
-    return Promise.resolve({ changed, totalUsers: users.size })
+    if (count > 1) entries.set(key, count - 1)
+    else entries.delete(key)
+    if (entries.size === 0) this.#sockets.delete(sessionId)
+    const users = usersOf(entries)
+    return Promise.resolve({ changed: !users.has(userId), totalUsers: users.size })
   }
 
   setTyping(nodeId: string, sessionId: string, userId: string, isTyping: boolean): Promise<void> {
@@ -53,7 +48,8 @@ export class MemoryPresence implements Presence {
   }
 
   users(sessionId: string): Promise<ReadonlySet<string>> {
-    return Promise.resolve(new Set(this.#sockets.get(sessionId)?.keys()))
+    const entries = this.#sockets.get(sessionId)
+    return Promise.resolve(entries ? usersOf(entries) : new Set<string>())
   }
 
   stats(): Promise<WsStats> {
@@ -82,12 +78,9 @@ export class MemoryPresence implements Presence {
 
   removeNode(nodeId: string): Promise<void> {
     this.#socketCounts.delete(nodeId)
-    for (const [sessionId, users] of this.#sockets) {
-      for (const [userId, nodes] of users) {
-        nodes.delete(nodeId)
-        if (nodes.size === 0) users.delete(userId)
-      }
-      if (users.size === 0) this.#sockets.delete(sessionId)
+    for (const [sessionId, entries] of this.#sockets) {
+      for (const key of entries.keys()) if (key.startsWith(`${nodeId}|`)) entries.delete(key)
+      if (entries.size === 0) this.#sockets.delete(sessionId)
     }
     for (const [sessionId, typing] of this.#typing) {
       for (const [userId, node] of typing) if (node === nodeId) typing.delete(userId)
@@ -102,6 +95,12 @@ export class MemoryPresence implements Presence {
 }
 
 export const round2 = (n: number) => Math.round(n * 100) / 100
+
+function usersOf(entries: Map<string, number>): Set<string> {
+  const users = new Set<string>()
+  for (const key of entries.keys()) users.add(key.slice(key.indexOf('|') + 1))
+  return users
+}
 
 function getOrCreate<K, V>(map: Map<K, V>, key: K, create: () => V): V {
   let value = map.get(key)
