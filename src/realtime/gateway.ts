@@ -120,19 +120,16 @@ export class Gateway {
     }
     this.#wss.handleUpgrade(request, socket, head, (ws) => {
       const sessionId = match[1] === undefined ? undefined : decodeURIComponent(match[1])
-      const connection = this.#track(new Connection(ws, this.#deps, sessionId === undefined))
+      const connection = new Connection(ws, this.#deps, this.#owner, sessionId === undefined)
+      this.#connections.add(connection)
       void this.#open(connection, request, url, sessionId)
     })
   }
 
-  /**
-   * Keeps the connection until it closes. Its own method, so the closure that forgets it holds
-   * only the connection, not the upgrade request and its URL (a socket's lifetime of memory).
-   */
-  #track(connection: Connection): Connection {
-    this.#connections.add(connection)
-    void connection.closed.then(() => this.#connections.delete(connection))
-    return connection
+  /** The gateway as its connections see it: one object, shared, instead of closures per socket. */
+  readonly #owner: ConnectionOwner = {
+    handleFrame: (connection, data) => this.#onFrame(connection, data),
+    forget: (connection) => this.#connections.delete(connection),
   }
 
   async #open(
@@ -182,7 +179,7 @@ export class Gateway {
         )
         if (refusal !== undefined) return connection.close(CloseCode.REFUSED, refusal)
       }
-      connection.accept((data) => this.#onFrame(connection, data))
+      connection.accept()
     } catch (error) {
       this.#deps.logger.warn({ err: error }, 'socket could not be opened')
       connection.close(CloseCode.SERVER_FAULT, CloseReason.serverFault)
@@ -360,14 +357,14 @@ export class Gateway {
  */
 class Connection implements Subscriber {
   readonly sessions = new Set<string>()
-  readonly closed: Promise<void>
   readonly #ws: WebSocket
   readonly #deps: GatewayDeps
+  readonly #owner: ConnectionOwner
   /** Frames that arrived before `accept`; made only if some do. */
   #held: RawData[] | undefined
   /** Only what the socket needs of its user: a full record per socket adds up at 50,000 sockets. */
   #user: Caller | undefined
-  #handle: ((data: RawData) => Promise<void>) | undefined
+  #isAccepted = false
   #queue: Promise<void> = SETTLED
   #isAlive = true
   #refusedInARow = 0
@@ -375,29 +372,56 @@ class Connection implements Subscriber {
   expiresAtMs = Infinity
   #isRegistered = false
   #isClosed = false
+  /** Made only when someone waits for the close (a shutdown). */
+  #closed: { promise: Promise<void>; resolve(): void } | undefined
+  #isCleanedUp = false
 
   constructor(
     ws: WebSocket,
     deps: GatewayDeps,
+    owner: ConnectionOwner,
     readonly isMultiplexed: boolean,
   ) {
     this.#ws = ws
     this.#deps = deps
-    this.closed = new Promise((resolve) =>
-      ws.once('close', (code: number) => {
-        this.#isClosed = true
-        deps.metrics.closes.labels(String(code)).inc()
-        void this.#cleanUp().finally(resolve)
-      }),
-    )
-    ws.on('message', (data) => {
-      this.#isAlive = true
-      if (this.#handle === undefined) (this.#held ??= []).push(data)
-      else this.#enqueue(data)
-    })
-    ws.on('pong', () => (this.#isAlive = true))
+    this.#owner = owner
+    // Shared listener functions that find the connection on the socket: no closures per socket.
+    ;(ws as TaggedSocket)[CONNECTION] = this
+    ws.on('message', onSocketMessage)
+    ws.on('pong', onSocketPong)
+    ws.once('close', onSocketClose)
     // ws closes the socket itself on protocol errors (1009 for an oversized frame); nothing to add.
-    ws.on('error', () => undefined)
+    ws.on('error', ignore)
+  }
+
+  /** Resolves once the socket has closed and left everything. */
+  get closed(): Promise<void> {
+    if (this.#isCleanedUp) return SETTLED
+    if (this.#closed === undefined) {
+      let resolve!: () => void
+      const promise = new Promise<void>((r) => (resolve = r))
+      this.#closed = { promise, resolve }
+    }
+    return this.#closed.promise
+  }
+
+  received(data: RawData): void {
+    this.#isAlive = true
+    if (this.#isAccepted) this.#enqueue(data)
+    else (this.#held ??= []).push(data)
+  }
+
+  markAlive(): void {
+    this.#isAlive = true
+  }
+
+  async closedWith(code: number): Promise<void> {
+    this.#isClosed = true
+    this.#deps.metrics.closes.labels(String(code)).inc()
+    await this.#cleanUp()
+    this.#isCleanedUp = true
+    this.#owner.forget(this)
+    this.#closed?.resolve()
   }
 
   get user(): Caller {
@@ -445,9 +469,9 @@ class Connection implements Subscriber {
   }
 
   /** Starts handling frames, the held ones first. */
-  accept(handle: (data: RawData) => Promise<void>): void {
+  accept(): void {
     if (this.#ws.readyState !== this.#ws.OPEN) return
-    this.#handle = handle
+    this.#isAccepted = true
     const held = this.#held ?? []
     this.#held = undefined
     for (const data of held) this.#enqueue(data)
@@ -529,16 +553,15 @@ class Connection implements Subscriber {
   }
 
   #enqueue(data: RawData): void {
-    const handle = this.#handle!
     this.#queue = this.#queue.then(() =>
-      handle(data).catch((error: unknown) => {
+      this.#owner.handleFrame(this, data).catch((error: unknown) => {
         this.#deps.logger.error({ err: error }, 'frame handling failed')
       }),
     )
   }
 
   async #cleanUp(): Promise<void> {
-    this.#handle = undefined
+    this.#isAccepted = false
     for (const sessionId of [...this.sessions]) {
       await this.leave(sessionId).catch((error: unknown) =>
         this.#deps.logger.warn({ err: error }, 'leaving a session failed'),
@@ -547,6 +570,29 @@ class Connection implements Subscriber {
     if (this.#isRegistered) this.#deps.hub.socketClosed(this)
   }
 }
+
+/** What a connection needs from its gateway. */
+interface ConnectionOwner {
+  handleFrame(connection: Connection, data: RawData): Promise<void>
+  forget(connection: Connection): void
+}
+
+const CONNECTION = Symbol('connection')
+type TaggedSocket = WebSocket & { [CONNECTION]: Connection }
+
+function onSocketMessage(this: WebSocket, data: RawData): void {
+  ;(this as TaggedSocket)[CONNECTION].received(data)
+}
+
+function onSocketPong(this: WebSocket): void {
+  ;(this as TaggedSocket)[CONNECTION].markAlive()
+}
+
+function onSocketClose(this: WebSocket, code: number): void {
+  void (this as TaggedSocket)[CONNECTION].closedWith(code)
+}
+
+function ignore(): void {}
 
 function rawText(data: RawData): string {
   if (Buffer.isBuffer(data)) return data.toString('utf8')
