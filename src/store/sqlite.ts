@@ -3,6 +3,7 @@ import path from 'node:path'
 import SqliteDatabase from 'better-sqlite3'
 import { Kysely, SqliteDialect } from 'kysely'
 import { migrateToLatest } from './migrate.js'
+import { SqliteCheckpointer } from './sqlite-checkpointer.js'
 import type { ChatMessagesTable, Database } from './schema.js'
 import { SqlStore, toMessageRecord, type MessageAppender } from './sql-store.js'
 import type { AppendResult, NewMessage } from './store.js'
@@ -22,16 +23,23 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqlS
   database.pragma(`synchronous = ${options.synchronous}`)
   database.pragma('foreign_keys = ON')
   database.pragma('busy_timeout = 5000')
-  // Every commit appends the pages it changed to the WAL; copying them back (a checkpoint, with an
-  // fsync) every 40 MB instead of every 4 MB spends far less of the event loop on it. Reads of a
-  // hot database come from memory: a 64 MB page cache and a memory-mapped file.
-  database.pragma('wal_autocheckpoint = 10000')
+  // Reads of a hot database come from memory: a 64 MB page cache and a memory-mapped file.
   database.pragma('cache_size = -65536')
   database.pragma('mmap_size = 268435456')
 
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) })
   await migrateToLatest(db)
-  return new SqlStore('sqlite', db, new SqliteMessageAppender(database, db), () => db.destroy())
+  // Checkpoints from a worker thread; SQLite's own (inside a commit) only if the worker fails.
+  const checkpointer =
+    options.file === ':memory:'
+      ? undefined
+      : new SqliteCheckpointer(options.file, () => database.pragma('wal_autocheckpoint = 1000'))
+  if (checkpointer !== undefined) database.pragma('wal_autocheckpoint = 0')
+  const close = async () => {
+    await checkpointer?.close()
+    await db.destroy()
+  }
+  return new SqlStore('sqlite', db, new SqliteMessageAppender(database, db), close)
 }
 
 interface PendingAppend {
