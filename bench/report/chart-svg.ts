@@ -1,0 +1,155 @@
+import type { BenchResults, ServerInfo } from '../results.js'
+import type { ServerKind } from '../servers/server-driver.js'
+import { count, ms } from './format.js'
+
+/**
+ * The report's chart, as plain SVG written here (no charting package): saturation throughput per
+ * server on top, end-to-end p99 of the fan-out and group workloads below on a log scale (the
+ * servers differ by orders of magnitude there).
+ */
+
+const WIDTH = 960
+const LABEL_WIDTH = 340
+const BAR_AREA = 470
+/** Height of one bar, and the room around the bars of a row. */
+const BAR = 13
+const ROW_PADDING = 8
+const PANEL_GAP = 40
+const COLOURS: Record<ServerKind, string> = {
+  ours: '#2563eb',
+  'bare-ws': '#6b7280',
+  'socket.io': '#d97706',
+}
+
+interface Bar {
+  value: number
+  text: string
+  colour: string
+  opacity: number
+}
+
+interface Row {
+  label: string
+  bars: Bar[]
+}
+
+export function renderChart(results: BenchResults): string {
+  const throughput: Row[] = [...results.saturation, ...results.scaleOut].map((row) => ({
+    label: row.server.label,
+    bars: [
+      {
+        value: row.held?.deliveredPerSecond ?? 0,
+        text: row.held === undefined ? 'no step held' : `${count(row.held.deliveredPerSecond)}/s`,
+        colour: colour(row.server),
+        opacity: 1,
+      },
+    ],
+  }))
+  const servers = uniqueServers([...results.fanOut, ...results.group].map((row) => row.server))
+  const latency: Row[] = servers.map((server) => ({
+    label: server.label,
+    bars: (['fan-out', 'group'] as const).flatMap((workload) => {
+      const rows = workload === 'fan-out' ? results.fanOut : results.group
+      const row = rows.find((candidate) => candidate.server.id === server.id)
+      if (row === undefined) return []
+      return [
+        {
+          value: row.measured.p99Ms,
+          text: `${workload} ${ms(row.measured.p99Ms)} ms`,
+          colour: colour(server),
+          opacity: workload === 'fan-out' ? 1 : 0.55,
+        },
+      ]
+    }),
+  }))
+
+  const parts: string[] = []
+  let y = 30
+  parts.push(title(y, 'Saturation: highest deliveries per second held (p99 ≤ 100 ms, none lost)'))
+  y += 16
+  y = drawPanel(parts, y, throughput, linearScale(throughput))
+  y += PANEL_GAP
+  parts.push(title(y, 'End-to-end p99 latency, fan-out (solid) and group (light), log scale'))
+  y += 16
+  y = drawPanel(parts, y, latency, logScale(latency))
+  y += 20
+  parts.push(
+    `<text x="16" y="${y}" font-size="11" fill="#6b7280">${escape(
+      `${results.machine.cpuModel}, ${results.machine.cores} cores, Node ${results.machine.node}; ${results.startedAt}`,
+    )}</text>`,
+  )
+  const height = y + 16
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="system-ui, sans-serif">`,
+    `<rect width="${WIDTH}" height="${height}" fill="#ffffff"/>`,
+    ...parts,
+    '</svg>',
+    '',
+  ].join('\n')
+}
+
+function drawPanel(
+  parts: string[],
+  top: number,
+  rows: Row[],
+  scale: (value: number) => number,
+): number {
+  let y = top
+  for (const row of rows) {
+    const height = Math.max(1, row.bars.length) * BAR + ROW_PADDING
+    parts.push(
+      `<text x="${LABEL_WIDTH - 8}" y="${y + height / 2 + 4}" font-size="12" text-anchor="end" fill="#111827">${escape(row.label)}</text>`,
+    )
+    row.bars.forEach((bar, index) => {
+      const barY = y + ROW_PADDING / 2 + index * BAR
+      const width = Math.max(1, scale(bar.value) * BAR_AREA)
+      parts.push(
+        `<rect x="${LABEL_WIDTH}" y="${barY}" width="${width.toFixed(1)}" height="${BAR - 2}" fill="${bar.colour}" fill-opacity="${bar.opacity}"/>`,
+        `<text x="${(LABEL_WIDTH + width + 6).toFixed(1)}" y="${barY + BAR - 3}" font-size="11" fill="#374151">${escape(bar.text)}</text>`,
+      )
+    })
+    y += height
+  }
+  if (rows.length === 0) {
+    parts.push(
+      `<text x="${LABEL_WIDTH}" y="${y + 16}" font-size="12" fill="#6b7280">not measured in this run</text>`,
+    )
+    y += BAR + ROW_PADDING
+  }
+  return y
+}
+
+function linearScale(rows: Row[]): (value: number) => number {
+  const max = Math.max(1, ...rows.flatMap((row) => row.bars.map((bar) => bar.value)))
+  return (value) => (Number.isFinite(value) ? value / max : 0)
+}
+
+/** Bars from 0.1 ms to the largest value, by decades. */
+function logScale(rows: Row[]): (value: number) => number {
+  const floor = 0.1
+  const max = Math.max(
+    floor * 10,
+    ...rows.flatMap((row) => row.bars.map((bar) => bar.value)).filter(Number.isFinite),
+  )
+  const span = Math.log10(max / floor)
+  return (value) =>
+    Number.isFinite(value) ? Math.max(0, Math.log10(Math.max(value, floor) / floor) / span) : 0
+}
+
+function title(y: number, text: string): string {
+  return `<text x="16" y="${y}" font-size="15" font-weight="600" fill="#111827">${escape(text)}</text>`
+}
+
+function colour(server: ServerInfo): string {
+  return COLOURS[server.kind]
+}
+
+function uniqueServers(servers: ServerInfo[]): ServerInfo[] {
+  const seen = new Map<string, ServerInfo>()
+  for (const server of servers) if (!seen.has(server.id)) seen.set(server.id, server)
+  return [...seen.values()]
+}
+
+function escape(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+}

@@ -1,0 +1,289 @@
+import type { ProfileSummary } from '../profile/cpu-profile.js'
+import type { BenchResults, IdleResult, SaturationResult, SteadyResult } from '../results.js'
+import { cores, count, kibibytes, mebibytes, ms, ratio, seconds, tally } from './format.js'
+import { checkTargets } from './targets.js'
+
+export interface MarkdownOptions {
+  /** How the report refers to its chart (a path relative to the Markdown file). */
+  chartPath: string
+  /** Summaries of the server CPU profiles, when the run was made with `--cpu-prof`. */
+  profiles?: ProfileSummary[]
+}
+
+/** The report: targets first, then one table per workload, then the details behind them. */
+export function renderMarkdown(results: BenchResults, options: MarkdownOptions): string {
+  const { machine } = results
+  const lines: string[] = [
+    `# Benchmarks${results.mode === 'smoke' ? ' (smoke run: tiny sizes, figures mean nothing)' : ''}`,
+    '',
+    `Run ${results.startedAt} → ${results.finishedAt} with \`${results.command}\`, on ${results.revision}.`,
+    '',
+    `Machine: ${machine.cpuModel}, ${machine.cores} cores, ${(machine.memoryBytes / 1024 ** 3).toFixed(1)} GiB RAM, ` +
+      `Node.js ${machine.node}, ${machine.os}. The servers, the load generator, PostgreSQL and Redis all ` +
+      'share these cores.',
+    '',
+    'How to read the figures: a *delivery* is one message frame reaching one socket; every socket of ' +
+      "the session gets one, the sender's included. Latency is end to end, from the send to each " +
+      'delivery, over every delivery. *Lost* counts deliveries still missing after the drain; ' +
+      '*dup* counts a socket receiving a message twice. CPU is in cores (1.00 = one core busy): the ' +
+      "server's own processes, the load generator's, and the whole machine's (which also counts " +
+      'PostgreSQL, Redis and anything else running; what is left over is noise from elsewhere). ' +
+      'Comparisons are ratios within this run, so the machine matters less than it would for the ' +
+      'absolute figures.',
+    '',
+    `![Throughput and p99 per server](${options.chartPath})`,
+    '',
+    '## Targets',
+    '',
+    '| Target | Measured | Required | Status |',
+    '| --- | --- | --- | --- |',
+    ...checkTargets(results).map(
+      (check) =>
+        `| ${check.target} | ${check.measured} | ${check.required} | ${statusMark(check.status)} |`,
+    ),
+    '',
+    ...saturationSection('Saturation', results.saturation, results),
+    ...steadySection('Fan-out', results.fanOut),
+    ...steadySection('Group', results.group),
+    ...idleSection(results.idle),
+    ...historySection(results),
+    ...saturationSection('Many nodes over Redis', results.scaleOut, results),
+  ]
+  if (results.notRun.length > 0) {
+    lines.push(
+      '## Not run',
+      '',
+      '| Workload | Server | Why |',
+      '| --- | --- | --- |',
+      ...results.notRun.map((row) => `| ${row.workload} | ${row.server} | ${cell(row.reason)} |`),
+      '',
+    )
+  }
+  lines.push(...stepsSection([...results.saturation, ...results.scaleOut]))
+  if (options.profiles !== undefined && options.profiles.length > 0) {
+    lines.push(...profileSection(options.profiles))
+  }
+  return `${lines.join('\n')}\n`
+}
+
+function statusMark(status: string): string {
+  return status === 'met' ? '✅ met' : status === 'not met' ? '❌ not met' : '⏸ not run'
+}
+
+function steadySection(title: string, rows: SteadyResult[]): string[] {
+  if (rows.length === 0) return []
+  const shape = rows[0]!.shape
+  return [
+    `## ${title}: ${count(shape.sessions)} sessions × ${shape.clientsPerSession} clients × ${rows[0]!.ratePerClient} msg/s`,
+    '',
+    `Lost: still missing ${seconds(rows[0]!.drainMs)} after the last send.`,
+    '',
+    '| Server | msgs/s | deliveries/s | p50 ms | p99 ms | max ms | lost | dup | server CPU | generator CPU | machine CPU | server RSS | errors, closes |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    ...rows
+      .map(({ server, measured: m, openFailures }) =>
+        [
+          server.label,
+          count(m.sentPerSecond),
+          count(m.deliveredPerSecond),
+          ms(m.p50Ms),
+          ms(m.p99Ms),
+          ms(m.maxMs),
+          count(m.lost),
+          count(m.duplicates),
+          cores(m.serverCores),
+          cores(m.generatorCores),
+          cores(m.machineCores),
+          mebibytes(m.serverRssBytes),
+          problems(m.errors, m.closes, openFailures),
+        ].join(' | '),
+      )
+      .map((row) => `| ${row} |`),
+    '',
+  ]
+}
+
+function saturationSection(
+  title: string,
+  rows: SaturationResult[],
+  results: BenchResults,
+): string[] {
+  if (rows.length === 0) return []
+  const reference = (id: string) =>
+    results.saturation.find((row) => row.server.id === id)?.held?.deliveredPerSecond ?? Number.NaN
+  const [bare, socketIo] = [reference('bare-ws'), reference('socketio')]
+  const shape = rows[0]!.shape
+  return [
+    `## ${title}: ${count(shape.sessions)} sessions × ${shape.clientsPerSession} clients, rate raised until p99 > 100 ms or a delivery is lost`,
+    '',
+    `A step lasts ${seconds(rows[0]!.steps[0]?.durationMs ?? Number.NaN)}; a delivery still missing ${seconds(rows[0]!.drainMs)} after its last send is lost.`,
+    '',
+    '| Server | deliveries/s held | msgs/s held | × bare ws | × Socket.IO | p99 ms at held | server CPU | generator CPU | machine CPU | stopped because |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    ...rows.map(({ server, held, stopReason }) => {
+      const delivered = held?.deliveredPerSecond ?? Number.NaN
+      return `| ${[
+        server.label,
+        count(delivered),
+        count(held?.sentPerSecond ?? Number.NaN),
+        ratio(delivered / bare),
+        ratio(delivered / socketIo),
+        ms(held?.p99Ms ?? Number.NaN),
+        cores(held?.serverCores ?? Number.NaN),
+        cores(held?.generatorCores ?? Number.NaN),
+        cores(held?.machineCores ?? Number.NaN),
+        cell(stopReason),
+      ].join(' | ')} |`
+    }),
+    '',
+  ]
+}
+
+function idleSection(rows: IdleResult[]): string[] {
+  if (rows.length === 0) return []
+  return [
+    '## Idle: sockets opened and held',
+    '',
+    '| Server | requested | held | RSS before | RSS after | per socket | open time | source addresses | note |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    ...rows.map(
+      (row) =>
+        `| ${[
+          row.server.label,
+          count(row.requested),
+          count(row.held),
+          mebibytes(row.rssBeforeBytes),
+          mebibytes(row.rssAfterBytes),
+          kibibytes(row.bytesPerSocket),
+          `${(row.openMs / 1_000).toFixed(1)} s`,
+          count(row.sourceAddresses),
+          cell(
+            [
+              row.note,
+              Object.keys(row.openFailures).length > 0
+                ? `failed: ${tally(row.openFailures)}`
+                : undefined,
+            ]
+              .filter((part) => part !== undefined)
+              .join('; ') || '–',
+          ),
+        ].join(' | ')} |`,
+    ),
+    '',
+  ]
+}
+
+function historySection(results: BenchResults): string[] {
+  const rows = results.history
+  if (rows.length === 0) return []
+  const smallest = Math.min(...rows.map((row) => row.sessionMessages))
+  const baseline = (server: string, query: string) =>
+    rows.find(
+      (row) => row.server.id === server && row.query === query && row.sessionMessages === smallest,
+    )?.p50Ms ?? Number.NaN
+  return [
+    '## History: `GET …/messages?limit=50`',
+    '',
+    'Sessions seeded straight into the database; requests one at a time, taking turns across sizes and queries. ' +
+      '*offset deep* and *cursor deep* read the page half-way back.',
+    '',
+    `| Server | session messages | query | median ms | p99 ms | mean ms | median × ${count(smallest)}-message session | seeded in |`,
+    '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |',
+    ...rows.map(
+      (row) =>
+        `| ${[
+          row.server.label,
+          count(row.sessionMessages),
+          row.query,
+          ms(row.p50Ms),
+          ms(row.p99Ms),
+          ms(row.meanMs),
+          ratio(row.p50Ms / baseline(row.server.id, row.query)),
+          `${(row.seedMs / 1_000).toFixed(1)} s`,
+        ].join(' | ')} |`,
+    ),
+    '',
+  ]
+}
+
+function stepsSection(rows: SaturationResult[]): string[] {
+  if (rows.length === 0) return []
+  const lines = [
+    '## Saturation steps',
+    '',
+    '<details><summary>Every step of every search</summary>',
+    '',
+  ]
+  for (const row of rows) {
+    lines.push(
+      `**${row.server.label}**${row.workload === 'scale-out' ? ' (many nodes)' : ''}`,
+      '',
+      '| offered msgs/s | deliveries/s | p50 ms | p99 ms | lost | dup | server CPU | generator CPU | machine CPU | result |',
+      '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+      ...row.steps.map(
+        (step) =>
+          `| ${[
+            count(step.offeredPerSecond),
+            count(step.deliveredPerSecond),
+            ms(step.p50Ms),
+            ms(step.p99Ms),
+            count(step.lost),
+            count(step.duplicates),
+            cores(step.serverCores),
+            cores(step.generatorCores),
+            cores(step.machineCores),
+            step.passed ? 'held' : cell(step.failure ?? 'failed'),
+          ].join(' | ')} |`,
+      ),
+      '',
+    )
+  }
+  lines.push('</details>', '')
+  return lines
+}
+
+function profileSection(profiles: ProfileSummary[]): string[] {
+  const lines = [
+    '## Server CPU profiles',
+    '',
+    'Top self time per server process (`node --cpu-prof`, whole process lifetime). Open a ' +
+      '`.cpuprofile` in Chrome DevTools or speedscope for the flame graph.',
+    '',
+  ]
+  for (const profile of profiles) {
+    const busy = profile.durationMs - profile.idleMs
+    lines.push(
+      `**${profile.file.split('/').pop()}**: ${(busy / 1_000).toFixed(1)} s busy of ${(profile.durationMs / 1_000).toFixed(1)} s, ` +
+        `${(profile.garbageCollectionMs / 1_000).toFixed(2)} s in GC`,
+      '',
+      '| self ms | share of busy | function | where |',
+      '| ---: | ---: | --- | --- |',
+      ...profile.topFunctions
+        .slice(0, 12)
+        .map(
+          (entry) =>
+            `| ${count(entry.selfMs)} | ${(entry.selfShare * 100).toFixed(1)}% | \`${cell(entry.name)}\` | ${cell(entry.location)} |`,
+        ),
+      '',
+    )
+  }
+  return lines
+}
+
+function problems(
+  errors: Record<string, number>,
+  closes: Record<string, number>,
+  openFailures: Record<string, number>,
+): string {
+  const parts = [
+    Object.keys(errors).length > 0 ? `errors: ${tally(errors)}` : undefined,
+    Object.keys(closes).length > 0 ? `closed: ${tally(closes)}` : undefined,
+    Object.keys(openFailures).length > 0 ? `not opened: ${tally(openFailures)}` : undefined,
+  ].filter((part) => part !== undefined)
+  return parts.length === 0 ? '–' : cell(parts.join('; '))
+}
+
+/** Keeps a table cell on one line and its pipes from splitting it. */
+function cell(text: string): string {
+  return text.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ')
+}

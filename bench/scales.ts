@@ -1,0 +1,138 @@
+import type { SessionShape } from './servers/server-driver.js'
+
+/** Sizes and durations of every workload: the full run, and the seconds-long smoke run for CI. */
+
+export interface SteadySpec {
+  shape: SessionShape
+  /** Messages per second each client sends. */
+  ratePerClient: number
+  warmupMs: number
+  durationMs: number
+  /** How long, after sending stops, deliveries still owed are waited for before they count as lost. */
+  drainMs: number
+}
+
+export interface SaturationSpec {
+  shape: SessionShape
+  /** Messages per second offered in the first step. */
+  startRate: number
+  /** Each step offers this many times the last, until one fails. */
+  growth: number
+  /** Bisections between the last passing and the first failing rate. */
+  refinements: number
+  maxSteps: number
+  warmupMs: number
+  stepMs: number
+  drainMs: number
+  /** A step fails when its p99 goes over this, or when any delivery is lost. */
+  p99LimitMs: number
+}
+
+export interface IdleSpec {
+  socketCounts: number[]
+  clientsPerSession: number
+  holdMs: number
+  /** Sockets one source address may hold: a little under the ephemeral port range. */
+  socketsPerSourceAddress: number
+}
+
+export interface HistorySpec {
+  sessionSizes: number[]
+  samples: number
+  warmupSamples: number
+}
+
+export interface Scale {
+  /** Accounts created on our server; sockets share their tokens. */
+  maxUsers: number
+  /** Load-generator processes for the throughput workloads. */
+  workers: number
+  fanOut: SteadySpec
+  group: SteadySpec
+  saturation: SaturationSpec
+  scaleOut: SaturationSpec
+  idle: IdleSpec
+  history: HistorySpec
+}
+
+const FULL_SATURATION: SaturationSpec = {
+  shape: { sessions: 500, clientsPerSession: 2 },
+  startRate: 1_000,
+  growth: 2,
+  refinements: 3,
+  maxSteps: 10,
+  warmupMs: 2_000,
+  stepMs: 5_000,
+  drainMs: 2_000,
+  p99LimitMs: 100,
+}
+
+export const FULL_SCALE: Scale = {
+  maxUsers: 100,
+  workers: 1,
+  fanOut: {
+    shape: { sessions: 500, clientsPerSession: 2 },
+    ratePerClient: 2,
+    warmupMs: 3_000,
+    durationMs: 15_000,
+    // Long enough that a server seconds behind shows as latency, not as losses.
+    drainMs: 10_000,
+  },
+  group: {
+    shape: { sessions: 50, clientsPerSession: 20 },
+    ratePerClient: 0.5,
+    warmupMs: 3_000,
+    durationMs: 15_000,
+    drainMs: 10_000,
+  },
+  saturation: FULL_SATURATION,
+  scaleOut: FULL_SATURATION,
+  idle: {
+    socketCounts: [10_000, 50_000],
+    clientsPerSession: 2,
+    holdMs: 5_000,
+    socketsPerSourceAddress: 10_000,
+  },
+  history: { sessionSizes: [1_000, 1_000_000], samples: 200, warmupSamples: 20 },
+}
+
+const SMOKE_SATURATION: SaturationSpec = {
+  shape: { sessions: 4, clientsPerSession: 2 },
+  startRate: 50,
+  growth: 2,
+  refinements: 0,
+  maxSteps: 2,
+  warmupMs: 200,
+  stepMs: 500,
+  // Waiting ends as soon as everything owed has arrived; the margin is for a busy CI machine.
+  drainMs: 3_000,
+  p99LimitMs: 100,
+}
+
+export const SMOKE_SCALE: Scale = {
+  maxUsers: 4,
+  workers: 1,
+  fanOut: {
+    shape: { sessions: 4, clientsPerSession: 2 },
+    ratePerClient: 2,
+    warmupMs: 200,
+    durationMs: 800,
+    drainMs: 3_000,
+  },
+  group: {
+    shape: { sessions: 2, clientsPerSession: 4 },
+    ratePerClient: 2,
+    warmupMs: 200,
+    durationMs: 800,
+    drainMs: 3_000,
+  },
+  saturation: SMOKE_SATURATION,
+  scaleOut: SMOKE_SATURATION,
+  idle: {
+    socketCounts: [100],
+    clientsPerSession: 2,
+    holdMs: 300,
+    socketsPerSourceAddress: 60,
+  },
+  history: { sessionSizes: [200, 2_000], samples: 10, warmupSamples: 2 },
+}

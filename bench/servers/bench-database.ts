@@ -1,0 +1,65 @@
+import { randomBytes } from 'node:crypto'
+import path from 'node:path'
+import pg from 'pg'
+
+export type DatabaseKind = 'sqlite' | 'postgres'
+
+/**
+ * A database of its own for one server run: a fresh SQLite file, or a fresh PostgreSQL schema
+ * (created here, since the server migrates into its `search_path` but does not create it).
+ */
+export type BenchDatabase =
+  | { kind: 'sqlite'; url: string; file: string; dispose(): Promise<void> }
+  | { kind: 'postgres'; url: string; baseUrl: string; schema: string; dispose(): Promise<void> }
+
+export async function createBenchDatabase(
+  kind: DatabaseKind,
+  options: { workDir: string; postgresUrl: string },
+): Promise<BenchDatabase> {
+  if (kind === 'sqlite') {
+    const file = path.join(options.workDir, `chat-${randomBytes(4).toString('hex')}.db`)
+    return { kind, url: `sqlite:${file}`, file, dispose: async () => undefined }
+  }
+  const schema = `bench_${randomBytes(6).toString('hex')}`
+  await withPostgres(options.postgresUrl, (client) => client.query(`create schema ${schema}`))
+  return {
+    kind,
+    url: postgresUrlWithSchema(options.postgresUrl, schema),
+    baseUrl: options.postgresUrl,
+    schema,
+    dispose: async () => {
+      await withPostgres(options.postgresUrl, (client) =>
+        client.query(`drop schema if exists ${schema} cascade`),
+      )
+    },
+  }
+}
+
+/** The server's DATABASE_URL: libpq's `options` sets the schema every connection works in. */
+export function postgresUrlWithSchema(baseUrl: string, schema: string): string {
+  const separator = baseUrl.includes('?') ? '&' : '?'
+  return `${baseUrl}${separator}options=${encodeURIComponent(`-c search_path=${schema}`)}`
+}
+
+export async function withPostgres<T>(
+  url: string,
+  work: (client: pg.Client) => Promise<T>,
+): Promise<T> {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    return await work(client)
+  } finally {
+    await client.end()
+  }
+}
+
+/** Whether PostgreSQL answers at `url` (the bench skips its rows, saying why, when it does not). */
+export async function isPostgresReachable(url: string): Promise<string | undefined> {
+  try {
+    await withPostgres(url, (client) => client.query('select 1'))
+    return undefined
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error)
+  }
+}

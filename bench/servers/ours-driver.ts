@@ -1,0 +1,176 @@
+import { randomBytes } from 'node:crypto'
+import path from 'node:path'
+import type { SessionSpec } from '../load/worker-protocol.js'
+import { createBenchDatabase, type BenchDatabase, type DatabaseKind } from './bench-database.js'
+import { ChatApi, mapConcurrent } from './chat-api.js'
+import { ChildServer } from './child-server.js'
+import {
+  nodeFor,
+  profileFlags,
+  type DriverOptions,
+  type RunningServer,
+  type ServerDriver,
+  type SessionShape,
+} from './server-driver.js'
+
+const PASSWORD = 'bench-password-1'
+/** Large enough that no limit meant for abuse ever throttles the load. */
+const UNLIMITED = '1000000000'
+
+export interface OursOptions extends DriverOptions {
+  /** The server's command-line entry (see `snapshotServerBuild`). */
+  cli: string
+  database: DatabaseKind
+  postgresUrl: string
+  /** More than one node joins them with `REDIS_URL` (a shared secret, a distinct `NODE_ID` each). */
+  nodes?: number
+  redisUrl?: string
+  /**
+   * Accounts to create: sockets reuse their tokens (a user may be in many sessions and hold many
+   * sockets). Signing up costs two scrypt hashes, so tens of thousands of accounts would take
+   * minutes without telling anything about the chat.
+   */
+  maxUsers: number
+}
+
+export interface BenchUser {
+  id: string
+  token: string
+}
+
+/** Our server, `node dist/src/cli.js serve`, as `npm start` runs it. */
+export class OursDriver implements ServerDriver {
+  readonly kind = 'ours'
+  readonly wire = 'chat'
+  readonly id: string
+  readonly label: string
+  readonly nodeCount: number
+
+  constructor(readonly options: OursOptions) {
+    this.nodeCount = options.nodes ?? 1
+    const database = options.database === 'sqlite' ? 'SQLite' : 'PostgreSQL'
+    this.id =
+      this.nodeCount > 1
+        ? `ours-${options.database}-redis-${this.nodeCount}`
+        : `ours-${options.database}`
+    this.label =
+      this.nodeCount > 1
+        ? `swipesavvy-chat, ${database}, ${this.nodeCount} nodes over Redis`
+        : `swipesavvy-chat, ${database}`
+  }
+
+  async start(): Promise<RunningOurs> {
+    const database = await createBenchDatabase(this.options.database, this.options)
+    const secret = randomBytes(32).toString('base64url')
+    const nodes: ChildServer[] = []
+    try {
+      for (let index = 0; index < this.nodeCount; index += 1) {
+        nodes.push(await this.#startNode(index, database, secret))
+      }
+    } catch (error) {
+      await Promise.all(nodes.map((node) => node.stop()))
+      await database.dispose()
+      throw error
+    }
+    return new RunningOurs(nodes, database, this.options.maxUsers)
+  }
+
+  #startNode(index: number, database: BenchDatabase, secret: string): Promise<ChildServer> {
+    const name = this.nodeCount > 1 ? `${this.id}-node${index + 1}` : this.id
+    return ChildServer.start({
+      name,
+      script: this.options.cli,
+      args: ['serve'],
+      nodeFlags: profileFlags(this.options, name),
+      env: {
+        DATA_DIR: path.join(this.options.workDir, name),
+        DATABASE_URL: database.url,
+        JWT_SECRET: secret,
+        // The "listening on" line that says the server is ready is logged at info; at info the
+        // server logs nothing per request or per socket, so the load is not slowed by logging.
+        LOG_LEVEL: 'info',
+        MESSAGE_RATE_PER_SECOND: UNLIMITED,
+        MESSAGE_RATE_BURST: UNLIMITED,
+        MESSAGE_FLOOD_CLOSE_AFTER: UNLIMITED,
+        MAX_SOCKETS_PER_USER: UNLIMITED,
+        AUTH_RATE_PER_MINUTE: UNLIMITED,
+        LOGIN_FAILURE_LIMIT: UNLIMITED,
+        SHUTDOWN_GRACE_MS: '1000',
+        ...(this.nodeCount > 1 && {
+          REDIS_URL: this.options.redisUrl ?? 'redis://127.0.0.1:6379',
+          NODE_ID: name,
+        }),
+      },
+    })
+  }
+}
+
+export class RunningOurs implements RunningServer {
+  /** REST goes to the first node; every node shares the database. */
+  readonly api: ChatApi
+  #users: BenchUser[] = []
+
+  constructor(
+    readonly nodes: readonly ChildServer[],
+    readonly database: BenchDatabase,
+    readonly maxUsers: number,
+  ) {
+    this.api = new ChatApi(`http://127.0.0.1:${nodes[0]!.port}`)
+  }
+
+  /** Makes sure at least `count` accounts exist, and returns them with their tokens. */
+  async users(count: number): Promise<BenchUser[]> {
+    const start = this.#users.length
+    const added = await mapConcurrent(
+      Array.from({ length: Math.max(0, count - start) }, (_, index) => start + index),
+      // scrypt runs on libuv's four threads: more in flight would only queue there.
+      8,
+      async (index) => {
+        const email = `bench-${index}-${randomBytes(3).toString('hex')}@example.com`
+        const { id } = await this.api.register(email, PASSWORD)
+        return { id, token: await this.api.login(email, PASSWORD) }
+      },
+    )
+    this.#users.push(...added)
+    return this.#users.slice(0, count)
+  }
+
+  async prepareSessions(shape: SessionShape): Promise<SessionSpec[]> {
+    const { sessions, clientsPerSession } = shape
+    const users = await this.users(
+      Math.max(clientsPerSession, Math.min(this.maxUsers, sessions * clientsPerSession)),
+    )
+    // Client `slot` of session `i` is user `(i × clients + slot) mod users`: distinct within a
+    // session, and every user in about the same number of sessions.
+    const members = (sessionIndex: number) =>
+      Array.from(
+        { length: clientsPerSession },
+        (_, slot) => users[(sessionIndex * clientsPerSession + slot) % users.length]!,
+      )
+    const ids = await mapConcurrent(
+      Array.from({ length: sessions }, (_, index) => index),
+      32,
+      (index) => {
+        const [creator, ...others] = members(index)
+        return this.api.createSession(
+          creator!.token,
+          `Bench session ${index}`,
+          others.map((user) => user.id),
+        )
+      },
+    )
+    return ids.map((id, sessionIndex) => ({
+      id,
+      clientUrls: members(sessionIndex).map((user, slot) => {
+        const node = this.nodes[nodeFor(sessionIndex, slot, this.nodes.length)]!
+        return `ws://127.0.0.1:${node.port}/api/v1/chat/ws/${id}?token=${user.token}`
+      }),
+    }))
+  }
+
+  async stop(): Promise<void> {
+    this.api.close()
+    await Promise.all(this.nodes.map((node) => node.stop()))
+    await this.database.dispose()
+  }
+}

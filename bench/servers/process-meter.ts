@@ -1,0 +1,76 @@
+import { execFileSync } from 'node:child_process'
+import fs from 'node:fs'
+
+/** A process's CPU time and memory at one instant, read from `/proc` (Linux only). */
+export interface ProcessSample {
+  /** User + system CPU time since the process started, in µs. */
+  cpuMicros: number
+  rssBytes: number
+  atMs: number
+}
+
+let clockTicksPerSecond: number | undefined
+
+/** `/proc/<pid>/stat` counts CPU in clock ticks; their length is the system's `CLK_TCK`. */
+function ticksPerSecond(): number {
+  if (clockTicksPerSecond === undefined) {
+    try {
+      clockTicksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }))
+    } catch {
+      clockTicksPerSecond = 100
+    }
+    if (!Number.isFinite(clockTicksPerSecond) || clockTicksPerSecond <= 0) clockTicksPerSecond = 100
+  }
+  return clockTicksPerSecond
+}
+
+export function sampleProcess(pid: number): ProcessSample {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+  // The command name (field 2) may hold spaces and parentheses; the fields after its last ')' don't.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  // utime and stime are fields 14 and 15 of the whole line, so 12 and 13 after the name.
+  const ticks = Number(fields[11]) + Number(fields[12])
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8')
+  const rssKb = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0)
+  return {
+    cpuMicros: (ticks * 1_000_000) / ticksPerSecond(),
+    rssBytes: rssKb * 1024,
+    atMs: performance.now(),
+  }
+}
+
+/** Share of one core used between two samples (1 = one core fully busy). */
+export function coresUsed(before: ProcessSample, after: ProcessSample): number {
+  const wallMicros = (after.atMs - before.atMs) * 1_000
+  return wallMicros <= 0 ? 0 : (after.cpuMicros - before.cpuMicros) / wallMicros
+}
+
+/** The soft limit on open files of a running process, from `/proc/<pid>/limits`. */
+export function openFileLimit(pid: number | 'self'): { soft: number; hard: number } {
+  const limits = fs.readFileSync(`/proc/${pid}/limits`, 'utf8')
+  const match = /^Max open files\s+(\S+)\s+(\S+)/m.exec(limits)
+  const parse = (value: string | undefined) =>
+    value === undefined || value === 'unlimited' ? Number.POSITIVE_INFINITY : Number(value)
+  return { soft: parse(match?.[1]), hard: parse(match?.[2]) }
+}
+
+/** CPU time every process on the machine has used, from the first line of `/proc/stat`. */
+export interface MachineSample {
+  busyMicros: number
+  atMs: number
+}
+
+export function sampleMachine(): MachineSample {
+  const line = fs.readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!
+  // cpu user nice system idle iowait irq softirq steal …: busy is all but idle and iowait.
+  const ticks = line.trim().split(/\s+/).slice(1).map(Number)
+  const total = ticks.slice(0, 8).reduce((sum, value) => sum + value, 0)
+  const idle = (ticks[3] ?? 0) + (ticks[4] ?? 0)
+  return { busyMicros: ((total - idle) * 1_000_000) / ticksPerSecond(), atMs: performance.now() }
+}
+
+/** Cores the whole machine kept busy between two samples: ours, the database, neighbours. */
+export function machineCoresUsed(before: MachineSample, after: MachineSample): number {
+  const wallMicros = (after.atMs - before.atMs) * 1_000
+  return wallMicros <= 0 ? 0 : (after.busyMicros - before.busyMicros) / wallMicros
+}

@@ -1,0 +1,61 @@
+import type { WireName } from '../load/wire.js'
+import type { SessionSpec } from '../load/worker-protocol.js'
+import type { ChildServer } from './child-server.js'
+
+/** How many sessions, and how many client sockets in each. */
+export interface SessionShape {
+  sessions: number
+  clientsPerSession: number
+}
+
+export type ServerKind = 'ours' | 'bare-ws' | 'socket.io'
+
+/**
+ * One server under test, as every workload drives it: ours, the bare `ws` ceiling and Socket.IO
+ * all sit behind this interface, so a workload is written once and run against each.
+ */
+export interface ServerDriver {
+  /** Stable id used in results and file names: `ours-sqlite`, `bare-ws`, `socketio-redis-2`, … */
+  readonly id: string
+  /** For people: "swipesavvy-chat, SQLite". */
+  readonly label: string
+  readonly kind: ServerKind
+  readonly wire: WireName
+  readonly nodeCount: number
+  start(): Promise<RunningServer>
+}
+
+export interface RunningServer {
+  /** One child process per node; CPU and memory are read from them. */
+  readonly nodes: readonly ChildServer[]
+  /**
+   * Makes `shape.sessions` sessions ready to join and returns, for each, the URL of each client
+   * socket. Clients of a session are spread over the nodes, so on several nodes every message
+   * crosses between them.
+   */
+  prepareSessions(shape: SessionShape): Promise<SessionSpec[]>
+  stop(): Promise<void>
+}
+
+/** Where client `slot` of session `sessionIndex` connects: neighbours in a session differ. */
+export function nodeFor(sessionIndex: number, slot: number, nodeCount: number): number {
+  return (sessionIndex + slot) % nodeCount
+}
+
+/** Options every driver takes from the command line. */
+export interface DriverOptions {
+  /** A folder for data files and the like; removed by the caller. */
+  workDir: string
+  /** When set, server children run with `--cpu-prof` and write their profiles here. */
+  cpuProfileDir: string | undefined
+}
+
+/** `node` flags that make a child write a CPU profile named after `id` on exit. */
+export function profileFlags(options: DriverOptions, id: string): string[] {
+  if (options.cpuProfileDir === undefined) return []
+  return [
+    '--cpu-prof',
+    `--cpu-prof-dir=${options.cpuProfileDir}`,
+    `--cpu-prof-name=${id}-${Date.now()}.cpuprofile`,
+  ]
+}

@@ -1,0 +1,65 @@
+import type { LoadGenerator } from '../load/load-generator.js'
+import type { Measured, ServerInfo } from '../results.js'
+import { coresUsed, machineCoresUsed, sampleMachine } from '../servers/process-meter.js'
+import type { RunningServer, ServerDriver } from '../servers/server-driver.js'
+
+/** Sends `ratePerSecond` for `durationMs` and reads the server's and the generator's cost alike. */
+export async function measureWindow(
+  server: RunningServer,
+  generator: LoadGenerator,
+  ratePerSecond: number,
+  durationMs: number,
+  drainMs: number,
+): Promise<Measured> {
+  const machineBefore = sampleMachine()
+  const before = server.nodes.map((node) => node.sample())
+  const window = await generator.run(ratePerSecond, durationMs, drainMs)
+  const after = server.nodes.map((node) => node.sample())
+  const machineAfter = sampleMachine()
+  const seconds = durationMs / 1_000
+  return {
+    offeredPerSecond: ratePerSecond,
+    durationMs,
+    sentPerSecond: window.sent / seconds,
+    deliveredPerSecond: window.delivered / seconds,
+    p50Ms: window.latency.percentile(0.5),
+    p99Ms: window.latency.percentile(0.99),
+    maxMs: window.latency.maxMs,
+    sent: window.sent,
+    expected: window.expected,
+    delivered: window.delivered,
+    lost: window.lost,
+    duplicates: window.duplicates,
+    late: window.late,
+    skipped: window.skipped,
+    errors: window.errors,
+    closes: window.closes,
+    serverCores: before.reduce((sum, sample, index) => sum + coresUsed(sample, after[index]!), 0),
+    generatorCores: window.cpuMicros / (window.elapsedMs * 1_000),
+    machineCores: machineCoresUsed(machineBefore, machineAfter),
+    serverRssBytes: after.reduce((sum, sample) => sum + sample.rssBytes, 0),
+  }
+}
+
+export function serverInfo(driver: ServerDriver): ServerInfo {
+  return { id: driver.id, label: driver.label, kind: driver.kind, nodes: driver.nodeCount }
+}
+
+/** Starts the server, runs `work` against it, and always stops it. */
+export async function withServer<T>(
+  driver: ServerDriver,
+  work: (server: RunningServer) => Promise<T>,
+): Promise<T> {
+  const server = await driver.start()
+  try {
+    return await work(server)
+  } finally {
+    await server.stop()
+  }
+}
+
+export function describeFailures(failures: Record<string, number>): string {
+  return Object.entries(failures)
+    .map(([reason, count]) => `${count} × ${reason}`)
+    .join(', ')
+}

@@ -1,0 +1,66 @@
+import { execFile } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { promisify } from 'node:util'
+import { afterAll, describe, expect, it } from 'vitest'
+import type { BenchResults, Measured } from '../bench/results.js'
+
+// The smoke run goes through the built bench (`npm test` builds first), as `npm run bench` does.
+const RUN = path.resolve(import.meta.dirname, '../dist/bench/run.js')
+const database = process.env.CHAT_TEST_DATABASE === 'postgres' ? 'postgres' : 'sqlite'
+
+describe('npm run bench -- --smoke', () => {
+  const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-smoke-'))
+  afterAll(() => fs.rmSync(outDir, { recursive: true, force: true }))
+
+  it('writes a report with figures for every server and no lost or duplicated delivery', async () => {
+    await promisify(execFile)(
+      process.execPath,
+      [RUN, '--smoke', '--db', database, '--out', outDir],
+      { maxBuffer: 16 * 1024 * 1024 },
+    )
+
+    const report = fs.readFileSync(path.join(outDir, 'latest.md'), 'utf8')
+    const results = JSON.parse(
+      fs.readFileSync(path.join(outDir, 'latest.raw.json'), 'utf8'),
+    ) as BenchResults
+    const servers = [`ours-${database}`, 'bare-ws', 'socketio']
+    expect(report).toContain('## Targets')
+    // A table row of ours with figures in it (Prettier pads the cells).
+    expect(report).toMatch(/\| swipesavvy-chat, \w+ +\| +\d[\d,]* +\| +\d[\d,]* +\|/)
+    expect(fs.readFileSync(path.join(outDir, 'latest.svg'), 'utf8')).toContain('<svg')
+    // Only the many-node rows may be missing (no Redis, or a server without cross-node delivery).
+    expect(results.notRun.filter((row) => row.workload !== 'scale-out')).toEqual([])
+
+    const windows: Array<{ server: string; measured: Measured }> = [
+      ...[...results.fanOut, ...results.group].map((row) => ({
+        server: row.server.id,
+        measured: row.measured,
+      })),
+      ...[...results.saturation, ...results.scaleOut].flatMap((row) =>
+        row.steps.map((step) => ({ server: row.server.id, measured: step })),
+      ),
+    ]
+    expect(results.fanOut.map((row) => row.server.id)).toEqual(servers)
+    expect(results.group.map((row) => row.server.id)).toEqual(servers)
+    expect(results.saturation.map((row) => row.server.id)).toEqual(servers)
+    for (const { server, measured } of windows) {
+      expect({ server, delivered: measured.delivered > 0 }).toEqual({ server, delivered: true })
+      expect({ server, lost: measured.lost, duplicates: measured.duplicates }).toEqual({
+        server,
+        lost: 0,
+        duplicates: 0,
+      })
+      expect(measured.p99Ms).toBeGreaterThan(0)
+    }
+    for (const row of results.idle) {
+      expect({ server: row.server.id, held: row.held }).toEqual({
+        server: row.server.id,
+        held: row.requested,
+      })
+    }
+    expect(results.history.length).toBeGreaterThan(0)
+    for (const row of results.history) expect(row.p50Ms).toBeGreaterThan(0)
+  }, 120_000)
+})
