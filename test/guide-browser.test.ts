@@ -2,6 +2,7 @@ import fs from 'node:fs'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import path from 'node:path'
+import { findGuide } from './support/guide.js'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { buildTestApp, type TestApp } from '../src/testing/test-app.js'
@@ -72,8 +73,6 @@ ws.onerror = (error) => {
 };
 `
 
-/** The guide itself, beside the repository (as shared/ is laid on every machine and in CI). */
-const GUIDE = path.resolve(import.meta.dirname, '../../shared/seed/000_b007816182164749.txt')
 const ARTIFACTS = path.resolve(import.meta.dirname, 'artifacts')
 
 /** Debian's Chromium, installed by .ci/system-packages; playwright-core never downloads one. */
@@ -223,9 +222,9 @@ describe("the guide's JavaScript client in Chromium", () => {
   }
 
   it('is the first JavaScript block of the guide, unchanged', (context) => {
-    context.skip(!fs.existsSync(GUIDE), 'the guide is not beside this repository')
-    const guide = fs.readFileSync(GUIDE, 'utf8')
-    const section = guide.slice(guide.indexOf('### 1. JavaScript/Web Implementation'))
+    const guide = findGuide()
+    context.skip(guide === undefined, 'the guide is not on this machine')
+    const section = guide!.slice(guide!.indexOf('### 1. JavaScript/Web Implementation'))
     const block = /```javascript\n([\s\S]*?)```/.exec(section)?.[1]
 
     const trimmed = (code: string | undefined) => code?.replace(/[ \t]+$/gm, '').trim()

@@ -5,18 +5,41 @@ import path from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestStore, type TestStore } from '../src/testing/test-app.js'
+import { findGuide, guideBlock } from './support/guide.js'
 import { startServerProcess, type ServerProcess } from './support/server-process.js'
 
 const run = promisify(execFile)
-const GUIDE = path.resolve(import.meta.dirname, '../../shared/seed/000_b007816182164749.txt')
 
-/** A fenced block of the integration guide, found by the heading above it. */
-function guideBlock(heading: string): string {
-  const text = fs.readFileSync(GUIDE, 'utf8')
-  const start = text.indexOf(heading)
-  const fence = text.indexOf('```bash\n', start)
-  return text.slice(fence + '```bash\n'.length, text.indexOf('\n```', fence))
-}
+// The guide's snippets, pasted as written (its "Quick Start" and "Test with curl" sections); the
+// last test checks that they still match the guide.
+const SERVER_RUNNING = `# Check if server is running
+curl -s http://localhost:8000/openapi.json | jq '.info.title'
+# Output: "SwipeSavvy Backend API"`
+
+const CHAT_ENDPOINTS = `# List all chat endpoints
+curl -s http://localhost:8000/openapi.json | jq '.paths | keys[]' | grep chat`
+
+const TEST_WITH_CURL = String.raw`#!/bin/bash
+
+TOKEN="your-jwt-token"
+SESSION_ID="your-session-id"
+
+# Create session
+SESSION=$(curl -s -X POST http://localhost:8000/api/v1/chat/sessions \
+  -H "Authorization: Bearer $TOKEN" \
+  -H "Content-Type: application/json" \
+  -d '{"title": "Test Chat"}')
+
+SESSION_ID=$(echo $SESSION | jq -r '.id')
+echo "Created session: $SESSION_ID"
+
+# Get messages
+curl -s "http://localhost:8000/api/v1/chat/sessions/$SESSION_ID/messages" \
+  -H "Authorization: Bearer $TOKEN" | jq '.'
+
+# Get participants
+curl -s "http://localhost:8000/api/v1/chat/sessions/$SESSION_ID/participants" \
+  -H "Authorization: Bearer $TOKEN" | jq '.'`
 
 /**
  * The guide's shell snippets, run as written against the built server: only the token, and the
@@ -55,8 +78,8 @@ describe('the guide’s shell snippets', () => {
   })
 
   it('Quick Start: the title and the ten chat endpoints', async () => {
-    const title = await shell(guideBlock('### Server Running?'))
-    const endpoints = await shell(guideBlock('### Chat Endpoints Available?'))
+    const title = await shell(SERVER_RUNNING)
+    const endpoints = await shell(CHAT_ENDPOINTS)
 
     expect(title.stdout.trim()).toBe('"SwipeSavvy Backend API"')
     expect(endpoints.stdout.trim().split('\n')).toEqual([
@@ -74,10 +97,7 @@ describe('the guide’s shell snippets', () => {
   })
 
   it('"Test with curl": creates a session, lists its messages and participants', async () => {
-    const script = guideBlock('### Test with curl').replace(
-      'TOKEN="your-jwt-token"',
-      `TOKEN="${token}"`,
-    )
+    const script = TEST_WITH_CURL.replace('TOKEN="your-jwt-token"', `TOKEN="${token}"`)
 
     const { stdout } = await shell(script)
 
@@ -88,5 +108,14 @@ describe('the guide’s shell snippets', () => {
     expect(JSON.parse(participants!)).toMatchObject([
       { role: 'user', is_active: true, is_online: false },
     ])
+  })
+
+  it('pastes the guide’s snippets exactly', (context) => {
+    const guide = findGuide()
+    context.skip(guide === undefined, 'the guide is not on this machine')
+
+    expect(SERVER_RUNNING).toBe(guideBlock(guide!, '### Server Running?'))
+    expect(CHAT_ENDPOINTS).toBe(guideBlock(guide!, '### Chat Endpoints Available?'))
+    expect(TEST_WITH_CURL).toBe(guideBlock(guide!, '### Test with curl'))
   })
 })

@@ -752,6 +752,7 @@ describe('blocking, live', () => {
     await ana.post('/api/v1/chat/block', { user_id: sam.id })
     s.send({ message_type: 'typing', content: 'true' })
     s.send({ message_type: 'text', content: 'after' })
+    await s.next('message', 1)
     a.send({ message_type: 'text', content: 'from ana' })
     await s.next('message', 2)
     await a.next('message', 1)
