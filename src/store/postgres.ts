@@ -97,16 +97,191 @@ const APPEND_MESSAGE = `
   select 'duplicate' as outcome, existing.* from existing`
 
 /**
- * One round trip per message: `APPEND_MESSAGE` as a named prepared statement, so each pooled
- * connection parses and plans it once.
+ * Many messages in one statement, the same steps as `APPEND_MESSAGE` for each: earlier sends with
+ * the same `client_message_id` come back as they are (a repeat within the batch is answered by the
+ * caller), sessions are locked in id order (so two batches never deadlock), each session's
+ * `last_seq` grows by its count, and the messages take the numbers in between in batch order.
+ */
+const APPEND_BATCH = `
+  with input as (
+    select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+        $7::text[], $8::text[], $9::text[], $10::bigint[], $11::text[], $12::text[], $13::bigint[])
+      with ordinality as i(id, chat_session_id, sender_id, message_type, content, reply_to_id,
+        mentions, file_url, file_name, file_size, file_type, client_message_id, created_at, n)
+  ), existing as (
+    select i.n, m.* from input i join chat_messages m
+      on m.chat_session_id = i.chat_session_id and m.sender_id = i.sender_id
+     and m.client_message_id = i.client_message_id
+  ), candidates as (
+    select i.* from input i
+     where not exists (select 1 from existing e where e.n = i.n)
+       and (i.client_message_id is null or i.n = (
+             select min(j.n) from input j
+              where j.chat_session_id = i.chat_session_id and j.sender_id = i.sender_id
+                and j.client_message_id = i.client_message_id))
+       and (i.reply_to_id is null or exists (
+             select 1 from chat_messages r
+              where r.id = i.reply_to_id and r.chat_session_id = i.chat_session_id))
+  ), counts as (
+    select chat_session_id, count(*) as added, max(created_at) as at
+      from candidates group by chat_session_id
+  ), locked as (
+    select s.id from chat_sessions s
+     where s.id in (select chat_session_id from counts) and s.status = 'active'
+     order by s.id for update
+  ), bumped as (
+    update chat_sessions s
+       set last_seq = s.last_seq + counts.added,
+           started_at = coalesce(s.started_at, counts.at),
+           last_activity_at = counts.at
+      from counts, locked
+     where s.id = counts.chat_session_id and s.id = locked.id
+    returning s.id, s.last_seq - counts.added as base
+  ), numbered as (
+    select c.*, b.base + row_number() over (partition by c.chat_session_id order by c.n) as seq
+      from candidates c join bumped b on b.id = c.chat_session_id
+  ), inserted as (
+    insert into chat_messages (id, chat_session_id, seq, sender_id, message_type, content,
+        reply_to_id, mentions, file_url, file_name, file_size, file_type, client_message_id,
+        created_at)
+    select id, chat_session_id, seq, sender_id, message_type, content, reply_to_id, mentions,
+        file_url, file_name, file_size, file_type, client_message_id, created_at
+      from numbered
+    returning *
+  )
+  select 'stored' as outcome, numbered.n, inserted.*
+    from inserted join numbered on numbered.id = inserted.id
+  union all
+  select 'duplicate' as outcome, existing.* from existing`
+
+type BatchRow = AppendRow & { n: number }
+
+interface PendingAppend {
+  message: NewMessage
+  resolve: (result: AppendResult) => void
+  reject: (error: unknown) => void
+}
+
+/** Batches in flight at once: enough to keep the database busy, few enough for batches to grow. */
+const MAX_BATCHES_IN_FLIGHT = 4
+
+/**
+ * Group commit for PostgreSQL: appends that arrive together are stored by one statement in one
+ * transaction (`APPEND_BATCH`), so the database writes and flushes its log once per batch rather
+ * than once per message. While the batches in flight are busy the next one gathers, so batches
+ * grow with the load. A batch that fails as a whole is stored again message by message with
+ * `APPEND_MESSAGE`, so only the message at fault fails.
  */
 class PostgresMessageAppender implements MessageAppender {
+  #queue: PendingAppend[] = []
+  #inFlight = 0
+  #isScheduled = false
+
   constructor(
     private readonly pool: pg.Pool,
     private readonly db: Kysely<Database>,
   ) {}
 
-  async append(message: NewMessage): Promise<AppendResult> {
+  append(message: NewMessage): Promise<AppendResult> {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ message, resolve, reject })
+      this.#schedule()
+    })
+  }
+
+  #schedule(): void {
+    if (this.#isScheduled || this.#queue.length === 0 || this.#inFlight >= MAX_BATCHES_IN_FLIGHT)
+      return
+    this.#isScheduled = true
+    setImmediate(() => {
+      this.#isScheduled = false
+      const batch = this.#queue
+      this.#queue = []
+      this.#inFlight += 1
+      void this.#store(batch).finally(() => {
+        this.#inFlight -= 1
+        this.#schedule()
+      })
+    })
+  }
+
+  async #store(batch: PendingAppend[]): Promise<void> {
+    let results: AppendResult[]
+    try {
+      results =
+        batch.length === 1
+          ? [await this.#appendOne(batch[0]!.message)]
+          : await this.#appendMany(batch)
+    } catch {
+      // One message broke the batch (a constraint, two nodes storing one client_message_id at
+      // once): store each alone, so only that one fails.
+      await Promise.all(
+        batch.map((pending) =>
+          this.#appendOne(pending.message).then(pending.resolve, pending.reject),
+        ),
+      )
+      return
+    }
+    batch.forEach((pending, i) => pending.resolve(results[i]!))
+  }
+
+  async #appendMany(batch: PendingAppend[]): Promise<AppendResult[]> {
+    const column = <K extends keyof NewMessage>(key: K) =>
+      batch.map((pending) => pending.message[key])
+    const { rows } = await this.pool.query<BatchRow>({
+      name: 'chat_append_batch',
+      text: APPEND_BATCH,
+      values: [
+        column('id'),
+        column('chat_session_id'),
+        column('sender_id'),
+        column('message_type'),
+        column('content'),
+        column('reply_to_id'),
+        batch.map(({ message }) =>
+          message.mentions === null ? null : JSON.stringify(message.mentions),
+        ),
+        column('file_url'),
+        column('file_name'),
+        column('file_size'),
+        column('file_type'),
+        column('client_message_id'),
+        column('created_at'),
+      ],
+    })
+    const byPosition = new Map<number, AppendResult>()
+    for (const { outcome, n, ...row } of rows) {
+      byPosition.set(Number(n), { outcome, message: toMessageRecord(row) })
+    }
+    const results: AppendResult[] = []
+    for (const [i, { message }] of batch.entries()) {
+      const result = byPosition.get(i + 1) ?? this.#repeatInBatch(message, byPosition, batch)
+      results.push(result ?? (await this.#whyNothingWasStored(message)))
+    }
+    return results
+  }
+
+  /** A second send of one `client_message_id` in the same batch: the first one's message. */
+  #repeatInBatch(
+    message: NewMessage,
+    stored: Map<number, AppendResult>,
+    batch: PendingAppend[],
+  ): AppendResult | undefined {
+    if (message.client_message_id === null) return undefined
+    const first = batch.findIndex(
+      ({ message: other }) =>
+        other.chat_session_id === message.chat_session_id &&
+        other.sender_id === message.sender_id &&
+        other.client_message_id === message.client_message_id,
+    )
+    const result = stored.get(first + 1)
+    return result !== undefined && 'message' in result
+      ? { outcome: 'duplicate', message: result.message }
+      : undefined
+  }
+
+  /** One message, one statement: the path for a batch of one and the fallback for a failed batch. */
+  async #appendOne(message: NewMessage): Promise<AppendResult> {
     try {
       return await this.#tryAppend(message)
     } catch (error) {
