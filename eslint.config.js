@@ -23,15 +23,7 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-unsafe-assignment': 'off' },
   },
   {
-    files: ['**/*.js', '**/*.cjs'],
+    files: ['**/*.js'],
     extends: [tseslint.configs.disableTypeChecked],
-  },
-  {
-    files: ['**/*.cjs'],
-    languageOptions: {
-      sourceType: 'commonjs',
-      globals: { require: 'readonly', module: 'writable', console: 'readonly' },
-    },
-    rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
 )

@@ -1,21 +1,10 @@
 import fs from 'node:fs'
-import { createRequire } from 'node:module'
 import path from 'node:path'
-import { Worker } from 'node:worker_threads'
-import {
-  CompiledQuery,
-  Kysely,
-  SqliteAdapter,
-  SqliteIntrospector,
-  SqliteQueryCompiler,
-  type DatabaseConnection,
-  type Dialect,
-  type Driver,
-  type QueryResult,
-} from 'kysely'
+import SqliteDatabase from 'better-sqlite3'
+import { Kysely, SqliteDialect } from 'kysely'
 import { migrateToLatest } from './migrate.js'
-import type { ChatMessagesTable, Database } from './schema.js'
 import { SqliteCheckpointer } from './sqlite-checkpointer.js'
+import type { ChatMessagesTable, Database } from './schema.js'
 import { SqlStore, toMessageRecord, type MessageAppender } from './sql-store.js'
 import type { AppendResult, NewMessage } from './store.js'
 
@@ -26,200 +15,31 @@ export interface SqliteStoreOptions {
   synchronous: 'NORMAL' | 'FULL'
 }
 
-/**
- * The embedded default: one file, WAL mode, nothing to install. The connection lives in a worker
- * thread (`sqlite-worker.cjs`), so SQLite's work, and the disk's, never holds up the event loop
- * that serves the sockets; checkpoints run on a second worker (`SqliteCheckpointer`).
- */
+/** The embedded default: one file, WAL mode, nothing to install. */
 export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqlStore> {
   if (options.file !== ':memory:') fs.mkdirSync(path.dirname(options.file), { recursive: true })
-  const worker = new SqliteWorker(options)
-  const db = new Kysely<Database>({ dialect: new WorkerSqliteDialect(worker) })
-  try {
-    await migrateToLatest(db)
-  } catch (error) {
-    await db.destroy()
-    throw error
-  }
+  const database = new SqliteDatabase(options.file)
+  database.pragma('journal_mode = WAL')
+  database.pragma(`synchronous = ${options.synchronous}`)
+  database.pragma('foreign_keys = ON')
+  database.pragma('busy_timeout = 5000')
+  // Reads of a hot database come from memory: a 64 MB page cache and a memory-mapped file.
+  database.pragma('cache_size = -65536')
+  database.pragma('mmap_size = 268435456')
+
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) })
+  await migrateToLatest(db)
+  // Checkpoints from a worker thread; SQLite's own (inside a commit) only if the worker fails.
   const checkpointer =
     options.file === ':memory:'
       ? undefined
-      : new SqliteCheckpointer(options.file, () => {
-          // The checkpoint worker died: let SQLite checkpoint inside commits again.
-          void worker.query('pragma wal_autocheckpoint = 1000', []).catch(() => undefined)
-        })
+      : new SqliteCheckpointer(options.file, () => database.pragma('wal_autocheckpoint = 1000'))
+  if (checkpointer !== undefined) database.pragma('wal_autocheckpoint = 0')
   const close = async () => {
     await checkpointer?.close()
     await db.destroy()
   }
-  return new SqlStore('sqlite', db, new SqliteMessageAppender(worker, db), close)
-}
-
-type WorkerRequest =
-  | { op: 'query'; sql: string; parameters: readonly unknown[] }
-  | { op: 'append'; messages: StoredForm[] }
-  | { op: 'close' }
-
-/** A message as the worker stores it: `mentions` as JSON text. */
-type StoredForm = Omit<NewMessage, 'mentions'> & { mentions: string | null }
-
-type AppendOutcome =
-  | { result: { outcome: 'stored' | 'duplicate'; row: ChatMessagesTable } }
-  | { result: { outcome: 'session_closed' | 'session_missing' | 'reply_missing' } }
-  | { error: WorkerError }
-
-interface WorkerError {
-  message: string
-  code?: string
-}
-
-interface QueryAnswer {
-  rows: unknown[]
-  changes?: number
-  lastInsertRowid?: number
-}
-
-/** The main thread's end of the SQLite worker: requests in, answers back, matched by id. */
-class SqliteWorker {
-  readonly #worker: Worker
-  readonly #pending = new Map<
-    number,
-    { resolve(value: unknown): void; reject(error: Error): void }
-  >()
-  #nextId = 0
-  #stopped: Error | undefined
-
-  constructor(options: SqliteStoreOptions) {
-    const driver = createRequire(import.meta.url).resolve('better-sqlite3')
-    this.#worker = new Worker(new URL('./sqlite-worker.cjs', import.meta.url), {
-      workerData: { file: options.file, synchronous: options.synchronous, driver },
-    })
-    this.#worker.on('message', (answer: { id: number; result?: unknown; error?: WorkerError }) => {
-      const pending = this.#pending.get(answer.id)
-      this.#pending.delete(answer.id)
-      if (answer.error !== undefined) pending?.reject(toError(answer.error))
-      else pending?.resolve(answer.result)
-    })
-    this.#worker.on('error', (error) => this.#stop(error))
-    this.#worker.on('exit', () =>
-      this.#stop(
-        Object.assign(new Error('The database connection is not open'), { code: 'SQLITE_CLOSED' }),
-      ),
-    )
-  }
-
-  query(sql: string, parameters: readonly unknown[]): Promise<QueryAnswer> {
-    return this.#request({ op: 'query', sql, parameters }) as Promise<QueryAnswer>
-  }
-
-  append(messages: StoredForm[]): Promise<AppendOutcome[]> {
-    return this.#request({ op: 'append', messages }) as Promise<AppendOutcome[]>
-  }
-
-  async close(): Promise<void> {
-    if (this.#stopped === undefined) await this.#request({ op: 'close' })
-  }
-
-  #request(request: WorkerRequest): Promise<unknown> {
-    if (this.#stopped !== undefined) return Promise.reject(this.#stopped)
-    const id = this.#nextId++
-    return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject })
-      this.#worker.postMessage({ id, ...request })
-    })
-  }
-
-  #stop(error: Error): void {
-    this.#stopped ??= error
-    for (const pending of this.#pending.values()) pending.reject(error)
-    this.#pending.clear()
-  }
-}
-
-/** Errors cross threads as plain data; this gives them back their driver code. */
-function toError(error: WorkerError): Error {
-  return Object.assign(
-    new Error(error.message),
-    error.code === undefined ? {} : { code: error.code },
-  )
-}
-
-/** Kysely's SQLite dialect over the worker: its adapter, compiler and introspector, our driver. */
-class WorkerSqliteDialect implements Dialect {
-  constructor(private readonly worker: SqliteWorker) {}
-
-  createAdapter() {
-    return new SqliteAdapter()
-  }
-
-  createDriver(): Driver {
-    return new WorkerSqliteDriver(this.worker)
-  }
-
-  createIntrospector(db: Kysely<unknown>) {
-    return new SqliteIntrospector(db)
-  }
-
-  createQueryCompiler() {
-    return new SqliteQueryCompiler()
-  }
-}
-
-/**
- * One connection, as SQLite has: a mutex hands it to one caller at a time, so a transaction's
- * statements never interleave with anyone else's (the worker runs requests in arrival order).
- */
-class WorkerSqliteDriver implements Driver {
-  readonly #connection: DatabaseConnection
-  #lock: Promise<void> | undefined
-  #unlock: (() => void) | undefined
-
-  constructor(private readonly worker: SqliteWorker) {
-    this.#connection = {
-      executeQuery: async <R>(compiled: CompiledQuery): Promise<QueryResult<R>> => {
-        const answer = await worker.query(compiled.sql, compiled.parameters)
-        return {
-          rows: answer.rows as R[],
-          ...(answer.changes !== undefined && { numAffectedRows: BigInt(answer.changes) }),
-          ...(answer.lastInsertRowid !== undefined && { insertId: BigInt(answer.lastInsertRowid) }),
-        }
-      },
-      streamQuery: () => {
-        throw new Error('streaming queries are not supported on SQLite')
-      },
-    }
-  }
-
-  async init(): Promise<void> {}
-
-  async acquireConnection(): Promise<DatabaseConnection> {
-    while (this.#lock !== undefined) await this.#lock
-    this.#lock = new Promise((resolve) => (this.#unlock = resolve))
-    return this.#connection
-  }
-
-  async releaseConnection(): Promise<void> {
-    const unlock = this.#unlock
-    this.#lock = undefined
-    this.#unlock = undefined
-    unlock?.()
-  }
-
-  async beginTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('begin'))
-  }
-
-  async commitTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('commit'))
-  }
-
-  async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('rollback'))
-  }
-
-  async destroy(): Promise<void> {
-    await this.worker.close()
-  }
+  return new SqlStore('sqlite', db, new SqliteMessageAppender(database, db), close)
 }
 
 interface PendingAppend {
@@ -229,18 +49,30 @@ interface PendingAppend {
 }
 
 /**
- * Group commit: appends that arrive in the same turn of the event loop go to the worker as one
- * batch, stored in one transaction (see `appendBatch` in the worker). While a batch is being
- * stored the next one gathers, so batches grow with the load and commits stay few. Each batch holds
- * the connection's mutex, so it never lands inside someone's transaction.
+ * Group commit: appends that arrive in the same turn of the event loop are stored in one
+ * transaction with prepared statements, so a burst costs one commit instead of one per message.
+ * A batch that fails as a whole (a message breaking a constraint, which the checks before the
+ * insert make all but impossible) is run again one message per transaction, so a bad message
+ * fails alone and the others still commit.
+ *
+ * The batch runs while holding Kysely's connection, so it never lands inside a Kysely transaction
+ * that is waiting between two statements.
  */
 class SqliteMessageAppender implements MessageAppender {
+  readonly #db: Kysely<Database>
+  readonly #statements: ReturnType<typeof prepareStatements>
+  readonly #appendAll: (batch: PendingAppend[]) => AppendResult[]
+  readonly #appendAlone: (message: NewMessage) => AppendResult
   #queue: PendingAppend[] = []
 
-  constructor(
-    private readonly worker: SqliteWorker,
-    private readonly db: Kysely<Database>,
-  ) {}
+  constructor(database: SqliteDatabase.Database, db: Kysely<Database>) {
+    this.#db = db
+    this.#statements = prepareStatements(database)
+    this.#appendAll = database.transaction((batch: PendingAppend[]) =>
+      batch.map((pending) => this.#appendOne(pending.message)),
+    )
+    this.#appendAlone = database.transaction((message: NewMessage) => this.#appendOne(message))
+  }
 
   append(message: NewMessage): Promise<AppendResult> {
     return new Promise((resolve, reject) => {
@@ -252,28 +84,96 @@ class SqliteMessageAppender implements MessageAppender {
   async #flush(): Promise<void> {
     const batch = this.#queue
     this.#queue = []
-    let outcomes: AppendOutcome[]
+    let settle: () => void = () => undefined
     try {
-      outcomes = await this.db.connection().execute(() =>
-        this.worker.append(
-          batch.map(({ message }) => ({
-            ...message,
-            mentions: message.mentions === null ? null : JSON.stringify(message.mentions),
-          })),
-        ),
-      )
+      await this.#db.connection().execute(() => {
+        settle = this.#store(batch)
+        return Promise.resolve()
+      })
     } catch (error) {
       for (const pending of batch) pending.reject(error)
       return
     }
-    batch.forEach((pending, i) => {
-      const outcome = outcomes[i]!
-      if ('error' in outcome) return pending.reject(toError(outcome.error))
-      const { result } = outcome
-      if (result.outcome === 'stored' || result.outcome === 'duplicate') {
-        return pending.resolve({ outcome: result.outcome, message: toMessageRecord(result.row) })
+    settle()
+  }
+
+  /** Commits the batch; returns how to settle each append once the connection is released. */
+  #store(batch: PendingAppend[]): () => void {
+    try {
+      const results = this.#appendAll(batch)
+      return () => batch.forEach((pending, i) => pending.resolve(results[i]!))
+    } catch {
+      const outcomes = batch.map((pending) => {
+        try {
+          const result = this.#appendAlone(pending.message)
+          return () => pending.resolve(result)
+        } catch (error) {
+          return () => pending.reject(error)
+        }
+      })
+      return () => outcomes.forEach((settleOne) => settleOne())
+    }
+  }
+
+  #appendOne(message: NewMessage): AppendResult {
+    const statements = this.#statements
+    const sessionId = message.chat_session_id
+    if (message.client_message_id !== null) {
+      const existing = statements.byClientId.get(
+        sessionId,
+        message.sender_id,
+        message.client_message_id,
+      )
+      if (existing !== undefined)
+        return { outcome: 'duplicate', message: toMessageRecord(existing) }
+    }
+    if (message.reply_to_id !== null) {
+      if (statements.replyExists.get(message.reply_to_id, sessionId) === undefined) {
+        return statements.sessionExists.get(sessionId) === undefined
+          ? { outcome: 'session_missing' }
+          : { outcome: 'reply_missing' }
       }
-      pending.resolve({ outcome: result.outcome })
+    }
+    const bumped = statements.nextSeq.get(message.created_at, message.created_at, sessionId)
+    if (bumped === undefined) {
+      return statements.sessionExists.get(sessionId) === undefined
+        ? { outcome: 'session_missing' }
+        : { outcome: 'session_closed' }
+    }
+    const stored = { ...message, seq: bumped.last_seq }
+    statements.insert.run({
+      ...stored,
+      mentions: stored.mentions === null ? null : JSON.stringify(stored.mentions),
     })
+    return { outcome: 'stored', message: stored }
+  }
+}
+
+function prepareStatements(db: SqliteDatabase.Database) {
+  return {
+    byClientId: db.prepare<[string, string, string], ChatMessagesTable>(
+      `select * from chat_messages
+        where chat_session_id = ? and sender_id = ? and client_message_id = ?`,
+    ),
+    replyExists: db.prepare<[string, string], { one: number }>(
+      'select 1 as one from chat_messages where id = ? and chat_session_id = ?',
+    ),
+    nextSeq: db.prepare<[number, number, string], { last_seq: number }>(
+      `update chat_sessions
+          set last_seq = last_seq + 1, started_at = coalesce(started_at, ?), last_activity_at = ?
+        where id = ? and status = 'active'
+        returning last_seq`,
+    ),
+    sessionExists: db.prepare<[string], { one: number }>(
+      'select 1 as one from chat_sessions where id = ?',
+    ),
+    insert: db.prepare(
+      `insert into chat_messages (id, chat_session_id, seq, sender_id, message_type, content,
+          reply_to_id, mentions, file_url, file_name, file_size, file_type, client_message_id,
+          created_at)
+       values (@id, @chat_session_id, @seq, @sender_id, @message_type, @content, @reply_to_id,
+          @mentions, @file_url, @file_name, @file_size, @file_type, @client_message_id,
+          @created_at)`,
+    ),
   }
 }
