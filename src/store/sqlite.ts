@@ -115,7 +115,47 @@ class SqliteMessageAppender implements MessageAppender {
     }
   }
 
+  /**
+   * Two statements in the common case: the insert takes its seq from the session row and skips a
+   * repeated `client_message_id` (the unique index), then the session row moves on. Only when
+   * nothing was inserted is it worth finding out why.
+   */
   #appendOne(message: NewMessage): AppendResult {
+    const statements = this.#statements
+    const sessionId = message.chat_session_id
+    if (
+      message.reply_to_id !== null &&
+      statements.replyExists.get(message.reply_to_id, sessionId) === undefined
+    ) {
+      return statements.sessionExists.get(sessionId) === undefined
+        ? { outcome: 'session_missing' }
+        : { outcome: 'reply_missing' }
+    }
+    const { changes } = statements.insert.run(
+      message.id,
+      message.sender_id,
+      message.message_type,
+      message.content,
+      message.reply_to_id,
+      message.mentions === null ? null : JSON.stringify(message.mentions),
+      message.file_url,
+      message.file_name,
+      message.file_size,
+      message.file_type,
+      message.client_message_id,
+      message.created_at,
+      sessionId,
+    )
+    if (changes === 0) return this.#whyNotInserted(message)
+    const { last_seq: seq } = statements.nextSeq.get(
+      message.created_at,
+      message.created_at,
+      sessionId,
+    )!
+    return { outcome: 'stored', message: { ...message, seq } }
+  }
+
+  #whyNotInserted(message: NewMessage): AppendResult {
     const statements = this.#statements
     const sessionId = message.chat_session_id
     if (message.client_message_id !== null) {
@@ -127,25 +167,9 @@ class SqliteMessageAppender implements MessageAppender {
       if (existing !== undefined)
         return { outcome: 'duplicate', message: toMessageRecord(existing) }
     }
-    if (message.reply_to_id !== null) {
-      if (statements.replyExists.get(message.reply_to_id, sessionId) === undefined) {
-        return statements.sessionExists.get(sessionId) === undefined
-          ? { outcome: 'session_missing' }
-          : { outcome: 'reply_missing' }
-      }
-    }
-    const bumped = statements.nextSeq.get(message.created_at, message.created_at, sessionId)
-    if (bumped === undefined) {
-      return statements.sessionExists.get(sessionId) === undefined
-        ? { outcome: 'session_missing' }
-        : { outcome: 'session_closed' }
-    }
-    const stored = { ...message, seq: bumped.last_seq }
-    statements.insert.run({
-      ...stored,
-      mentions: stored.mentions === null ? null : JSON.stringify(stored.mentions),
-    })
-    return { outcome: 'stored', message: stored }
+    return statements.sessionExists.get(sessionId) === undefined
+      ? { outcome: 'session_missing' }
+      : { outcome: 'session_closed' }
   }
 }
 
@@ -158,22 +182,38 @@ function prepareStatements(db: SqliteDatabase.Database) {
     replyExists: db.prepare<[string, string], { one: number }>(
       'select 1 as one from chat_messages where id = ? and chat_session_id = ?',
     ),
-    nextSeq: db.prepare<[number, number, string], { last_seq: number }>(
-      `update chat_sessions
-          set last_seq = last_seq + 1, started_at = coalesce(started_at, ?), last_activity_at = ?
-        where id = ? and status = 'active'
-        returning last_seq`,
-    ),
     sessionExists: db.prepare<[string], { one: number }>(
       'select 1 as one from chat_sessions where id = ?',
     ),
-    insert: db.prepare(
+    insert: db.prepare<
+      [
+        string,
+        string,
+        string,
+        string,
+        string | null,
+        string | null,
+        string | null,
+        string | null,
+        number | null,
+        string | null,
+        string | null,
+        number,
+        string,
+      ]
+    >(
       `insert into chat_messages (id, chat_session_id, seq, sender_id, message_type, content,
           reply_to_id, mentions, file_url, file_name, file_size, file_type, client_message_id,
           created_at)
-       values (@id, @chat_session_id, @seq, @sender_id, @message_type, @content, @reply_to_id,
-          @mentions, @file_url, @file_name, @file_size, @file_type, @client_message_id,
-          @created_at)`,
+       select ?, id, last_seq + 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+         from chat_sessions where id = ? and status = 'active'
+       on conflict (chat_session_id, sender_id, client_message_id) do nothing`,
+    ),
+    nextSeq: db.prepare<[number, number, string], { last_seq: number }>(
+      `update chat_sessions
+          set last_seq = last_seq + 1, started_at = coalesce(started_at, ?), last_activity_at = ?
+        where id = ?
+        returning last_seq`,
     ),
   }
 }
