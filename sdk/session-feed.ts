@@ -1,5 +1,6 @@
 import type { Message } from '../src/chat/chat.schemas.js'
-import type { MessageFrame, MessageMetadata } from '../src/realtime/protocol.js'
+import { messageFrameFrom } from '../src/realtime/message-frame.js'
+import type { MessageFrame } from '../src/realtime/protocol.js'
 import { Backoff, type BackoffOptions } from './backoff.js'
 import { ChatApiError } from './errors.js'
 import { MAX_PAGE, type RestClient } from './rest-client.js'
@@ -117,26 +118,5 @@ export class SessionFeed {
 
 /** A stored message as the socket's `message` frame, field for field as the server builds it. */
 export function messageFrameOf(message: Message): MessageFrame {
-  const metadata: MessageMetadata = {
-    message_id: message.id,
-    seq: message.seq,
-    reply_to_id: message.reply_to_id,
-    mentions: message.mentions,
-    client_message_id: message.client_message_id,
-  }
-  if (message.message_type === 'file') {
-    metadata.kind = 'file'
-    metadata.file_url = message.file_url
-    metadata.file_name = message.file_name
-    metadata.file_size = message.file_size
-    metadata.file_type = message.file_type
-  }
-  return {
-    message_type: 'message',
-    chat_session_id: message.chat_session_id,
-    user_id: message.sender_id,
-    content: message.content,
-    timestamp: message.created_at,
-    metadata,
-  }
+  return messageFrameFrom(message, message.created_at)
 }

@@ -1,9 +1,8 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { Writable } from 'node:stream'
 import { SignJWT, exportJWK, exportSPKI, generateKeyPair, type CryptoKey } from 'jose'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createLogger } from '../logger.js'
+import { capturedLogs } from '../testing/captured-logs.js'
 import { TEST_JWT_SECRET, buildTestApp, type TestApp } from '../testing/test-app.js'
 
 const register = (t: TestApp, body: unknown, ip = '10.0.0.1') =>
@@ -368,14 +367,8 @@ describe('tokens from an outside identity provider', () => {
 
 describe('logs', () => {
   it('never contain a token', async () => {
-    const lines: string[] = []
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        lines.push(chunk.toString())
-        done()
-      },
-    })
-    const t = await buildTestApp({ logger: createLogger('debug', sink) })
+    const logs = capturedLogs()
+    const t = await buildTestApp({ logger: logs.logger })
     const user = await t.signUp('ana')
 
     await user.get('/api/v1/auth/me')
@@ -387,8 +380,8 @@ describe('logs', () => {
     })
     await t.close()
 
-    expect(lines.length).toBeGreaterThan(0)
-    expect(lines.join('\n')).not.toContain(user.token)
-    expect(lines.join('\n')).not.toContain('broken.token.here')
+    expect(logs.text()).not.toBe('')
+    expect(logs.text()).not.toContain(user.token)
+    expect(logs.text()).not.toContain('broken.token.here')
   })
 })

@@ -1,7 +1,6 @@
-import { Writable } from 'node:stream'
 import { SignJWT } from 'jose'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createLogger } from '../logger.js'
+import { capturedLogs } from '../testing/captured-logs.js'
 import { buildSocketTestApp, type SocketTestApp } from '../testing/socket-app.js'
 import { TEST_JWT_SECRET, type TestClient } from '../testing/test-app.js'
 import type { TestSocket } from '../testing/test-socket.js'
@@ -765,14 +764,8 @@ describe('blocking, live', () => {
 
 describe('logs', () => {
   it('never contain a socket token', async () => {
-    const lines: string[] = []
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        lines.push(chunk.toString())
-        done()
-      },
-    })
-    t = await buildSocketTestApp({ logger: createLogger('debug', sink) })
+    const logs = capturedLogs()
+    t = await buildSocketTestApp({ logger: logs.logger })
     const ana = await t.signUp('ana')
     const session = await ana.createSession()
 
@@ -781,6 +774,6 @@ describe('logs', () => {
     await t.socket(`/api/v1/chat/ws/${session.id}?token=${ana.token}x`).closed
     await a.close()
 
-    expect(lines.join('\n')).not.toContain(ana.token)
+    expect(logs.text()).not.toContain(ana.token)
   })
 })

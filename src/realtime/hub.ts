@@ -329,20 +329,29 @@ class Room {
     for (const event of early) this.#onEvent(event)
   }
 
-  /** Sends `member` every stored message after its `lastSentSeq`, page by page. */
-  async replay(member: Member): Promise<void> {
+  /** Sends `member` every stored message after its `lastSentSeq`. */
+  replay(member: Member): Promise<void> {
+    return this.#readStored(
+      () => member.lastSentSeq,
+      (message) => {
+        member.lastSentSeq = message.seq
+        if (!member.hidden.has(message.sender_id)) {
+          member.subscriber.send(encode(messageFrame(message)))
+        }
+      },
+    )
+  }
+
+  /** Visits every stored message after `from()`, page by page; `visit` moves what `from` reads. */
+  async #readStored(from: () => number, visit: (message: MessageRecord) => void): Promise<void> {
     for (;;) {
       const page = await this.#options.store.messages.history({
         sessionId: this.#sessionId,
         limit: REPLAY_PAGE,
         hiddenSenders: [],
-        position: { afterSeq: member.lastSentSeq },
+        position: { afterSeq: from() },
       })
-      for (const message of page) {
-        member.lastSentSeq = message.seq
-        if (!member.hidden.has(message.sender_id))
-          member.subscriber.send(encode(messageFrame(message)))
-      }
+      for (const message of page) visit(message)
       if (page.length < REPLAY_PAGE) return
     }
   }
@@ -542,16 +551,10 @@ class Room {
     if (this.#isFilling || this.#disposed) return
     this.#isFilling = true
     try {
-      for (;;) {
-        const page = await this.#options.store.messages.history({
-          sessionId: this.#sessionId,
-          limit: REPLAY_PAGE,
-          hiddenSenders: [],
-          position: { afterSeq: this.deliveredSeq },
-        })
-        for (const message of page) this.#onMessage(message)
-        if (page.length < REPLAY_PAGE) break
-      }
+      await this.#readStored(
+        () => this.deliveredSeq,
+        (message) => this.#onMessage(message),
+      )
       for (const seq of this.#ahead?.keys() ?? [])
         if (seq <= this.deliveredSeq) this.#ahead!.delete(seq)
     } catch (error) {

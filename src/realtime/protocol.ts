@@ -2,6 +2,7 @@ import { Type, type Static } from '@sinclair/typebox'
 import { MessageBody } from '../chat/chat.schemas.js'
 import { iso } from '../http/schemas.js'
 import type { MessageRecord } from '../store/store.js'
+import { messageFrameFrom } from './message-frame.js'
 
 /**
  * The socket protocol: the guide's frames plus CONTRACT.md's extensions. This file is the spec the
@@ -130,30 +131,9 @@ export type ServerFrame =
   | ErrorFrame
   | PongFrame
 
-/** A stored message as the guide's `message` frame. `content` of a file is its name. */
+/** A stored message as the guide's `message` frame. */
 export function messageFrame(message: MessageRecord): MessageFrame {
-  const metadata: MessageMetadata = {
-    message_id: message.id,
-    seq: message.seq,
-    reply_to_id: message.reply_to_id,
-    mentions: message.mentions,
-    client_message_id: message.client_message_id,
-  }
-  if (message.message_type === 'file') {
-    metadata.kind = 'file'
-    metadata.file_url = message.file_url
-    metadata.file_name = message.file_name
-    metadata.file_size = message.file_size
-    metadata.file_type = message.file_type
-  }
-  return {
-    message_type: 'message',
-    chat_session_id: message.chat_session_id,
-    user_id: message.sender_id,
-    content: message.content,
-    timestamp: iso(message.created_at),
-    metadata,
-  }
+  return messageFrameFrom(message, iso(message.created_at))
 }
 
 export function errorFrame(

@@ -48,20 +48,26 @@ describe.runIf(testRedisUrl !== undefined)('three nodes under faults', () => {
     return { users, sessionId: created.id }
   }
 
-  it('survives a node killed with SIGKILL: its clients resume on another node', async () => {
+  /** Three nodes behind nginx, and three clients through it on both socket forms. */
+  async function clientsBehindNginx(): Promise<{ cluster: NodeCluster; traffic: Traffic }> {
     store = await createTestStore()
-    cluster = await startNodeCluster({
+    const nodes = await startNodeCluster({
       count: 3,
       databaseEnv: store.databaseEnv,
       redisUrl: testRedisUrl!,
     })
-    const { users, sessionId } = await session(cluster.baseUrl)
-    traffic = new Traffic(sessionId, users[0]!.rest)
-    await traffic.join([
-      { who: users[0]!, baseUrl: cluster.baseUrl, form: 'per-session' },
-      { who: users[1]!, baseUrl: cluster.baseUrl, form: 'multiplexed' },
-      { who: users[2]!, baseUrl: cluster.baseUrl, form: 'per-session' },
+    const { users, sessionId } = await session(nodes.baseUrl)
+    const clients = new Traffic(sessionId, users[0]!.rest)
+    await clients.join([
+      { who: users[0]!, baseUrl: nodes.baseUrl, form: 'per-session' },
+      { who: users[1]!, baseUrl: nodes.baseUrl, form: 'multiplexed' },
+      { who: users[2]!, baseUrl: nodes.baseUrl, form: 'per-session' },
     ])
+    return { cluster: nodes, traffic: clients }
+  }
+
+  it('survives a node killed with SIGKILL: its clients resume on another node', async () => {
+    ;({ cluster, traffic } = await clientsBehindNginx())
 
     traffic.start()
     await traffic.moreAcknowledged(100)
@@ -163,19 +169,7 @@ describe.runIf(testRedisUrl !== undefined)('three nodes under faults', () => {
   }, 90_000)
 
   it('survives a rolling restart, one node at a time, with SIGTERM', async () => {
-    store = await createTestStore()
-    cluster = await startNodeCluster({
-      count: 3,
-      databaseEnv: store.databaseEnv,
-      redisUrl: testRedisUrl!,
-    })
-    const { users, sessionId } = await session(cluster.baseUrl)
-    traffic = new Traffic(sessionId, users[0]!.rest)
-    await traffic.join([
-      { who: users[0]!, baseUrl: cluster.baseUrl, form: 'per-session' },
-      { who: users[1]!, baseUrl: cluster.baseUrl, form: 'multiplexed' },
-      { who: users[2]!, baseUrl: cluster.baseUrl, form: 'per-session' },
-    ])
+    ;({ cluster, traffic } = await clientsBehindNginx())
 
     traffic.start()
     await traffic.moreAcknowledged(50)
