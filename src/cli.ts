@@ -107,6 +107,8 @@ run(process.argv.slice(2)).then(
   (error: unknown) => {
     if (error instanceof ConfigError) {
       process.stderr.write(`Configuration error: ${error.message}\n`)
+      process.exitCode = 2
+      return
     } else if (error instanceof AppError) {
       process.stderr.write(`${error.detail}\n`)
     } else {

@@ -116,4 +116,18 @@ describe('the swipesavvy-chat command', () => {
     expect(fs.existsSync(path.join(dataDir, 'jwt-secret'))).toBe(true)
     expect(server.logs.join('\n')).toMatch(/JWT secret read/)
   })
+
+  it('reads .env from the working directory, the environment winning over it', async () => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'chat-cli-'))
+    const file = path.join(dataDir, 'from-dotenv.db')
+    fs.writeFileSync(path.join(dataDir, '.env'), `DATABASE_URL=sqlite:${file}\nLOG_LEVEL=loud\n`)
+
+    const migrated = await runCli(['migrate'], { LOG_LEVEL: 'info' }, dataDir)
+    const refused = await runCli(['migrate'], {}, dataDir)
+
+    expect(migrated.code).toBe(0)
+    expect(fs.existsSync(file)).toBe(true)
+    expect(refused.code).toBe(2)
+    expect(refused.stderr).toMatch(/^Configuration error: LOG_LEVEL must be one of/)
+  })
 })

@@ -391,6 +391,15 @@ describe('refusals and close codes', () => {
     expect(multiplexed).toEqual({ code: 1011, reason: 'server restarting' })
   })
 
+  it('closes with 1011 when the server cannot serve the socket (its database is gone)', async () => {
+    const { ana, session } = await setUp()
+    await t.store.close()
+
+    const closed = await t.socket(`/api/v1/chat/ws/${session.id}?token=${ana.token}`).closed
+
+    expect(closed).toEqual({ code: 1011, reason: 'server error' })
+  })
+
   it('drops a socket that stops answering pings', async () => {
     const { ana, sam, session } = await setUp({ WS_PING_INTERVAL_MS: '100' })
     const { a, s } = await connectPair(ana, sam, session.id)

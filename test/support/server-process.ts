@@ -66,10 +66,12 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
 export function runCli(
   args: string[],
   env: Record<string, string>,
+  cwd?: string,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [CLI, ...args], {
       env: { PATH: process.env.PATH ?? '', ...env },
+      cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     let stdout = ''
