@@ -1,7 +1,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import SqliteDatabase from 'better-sqlite3'
-import { Kysely, SqliteDialect } from 'kysely'
+import { Kysely, SqliteDialect, type SqliteDialectConfig } from 'kysely'
 import { migrateToLatest } from './migrate.js'
 import { SqliteCheckpointer } from './sqlite-checkpointer.js'
 import type { ChatMessagesTable, Database } from './schema.js'
@@ -27,7 +27,9 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqlS
   database.pragma('cache_size = -65536')
   database.pragma('mmap_size = 268435456')
 
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) })
+  const db = new Kysely<Database>({
+    dialect: new SqliteDialect({ database: withStatementCache(database) }),
+  })
   await migrateToLatest(db)
   // Checkpoints from a worker thread; SQLite's own (inside a commit) only if the worker fails.
   const checkpointer =
@@ -40,6 +42,27 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqlS
     await db.destroy()
   }
   return new SqlStore('sqlite', db, new SqliteMessageAppender(database, db), close)
+}
+
+/**
+ * The database as Kysely sees it, preparing each distinct SQL text once: Kysely prepares every
+ * query it runs, and a server runs the same few queries over and over.
+ */
+function withStatementCache(database: SqliteDatabase.Database): SqliteDialectConfig['database'] {
+  const statements = new Map<string, SqliteDatabase.Statement>()
+  return {
+    close: () => database.close(),
+    prepare: (sql: string) => {
+      let statement = statements.get(sql)
+      if (statement === undefined) {
+        // Queries with IN lists vary in length; past a bound the cache starts over.
+        if (statements.size >= 500) statements.clear()
+        statement = database.prepare(sql)
+        statements.set(sql, statement)
+      }
+      return statement
+    },
+  }
 }
 
 interface PendingAppend {
