@@ -3,7 +3,15 @@ import { parseArgs } from 'node:util'
 import { FULL_SCALE, SMOKE_SCALE, type Scale } from './scales.js'
 import type { DatabaseKind } from './servers/bench-database.js'
 
-export const WORKLOADS = ['fan-out', 'group', 'saturation', 'idle', 'history', 'scale-out'] as const
+export const WORKLOADS = [
+  'fan-out',
+  'group',
+  'saturation',
+  'idle',
+  'history',
+  'scale-out',
+  'nginx',
+] as const
 export type WorkloadName = (typeof WORKLOADS)[number]
 
 export interface BenchOptions {
@@ -27,7 +35,8 @@ export const USAGE = `npm run bench -- [options]
 
   --smoke               a few seconds in all: tiny versions of every workload (CI runs this)
   --only <list>         comma-separated workloads: ${WORKLOADS.join(', ')}
-  --db <which>          sqlite, postgres or both (default both; postgres rows say why when skipped)
+  --db <which>          sqlite, postgres or both (default both; postgres rows say why when skipped;
+                        nginx always runs on PostgreSQL, which several nodes need)
   --out <dir>           where the report goes (default bench/results; docs/benchmarks.md is
                         refreshed only by a full run into the default folder)
   --workers <n>         load-generator processes for the throughput workloads

@@ -32,6 +32,8 @@ export interface Measured {
   closes: Record<string, number>
   /** CPU of the server processes, in cores (1 = one core busy), summed over nodes. */
   serverCores: number
+  /** CPU of the proxy in front of the nodes (nginx: master and workers), in cores; absent without one. */
+  proxyCores?: number
   /** CPU of the load generator (all its processes), in cores. */
   generatorCores: number
   /**
@@ -43,7 +45,7 @@ export interface Measured {
 }
 
 export interface SteadyResult {
-  workload: 'fan-out' | 'group'
+  workload: 'fan-out' | 'group' | 'nginx'
   server: ServerInfo
   shape: SessionShape
   ratePerClient: number
@@ -61,7 +63,7 @@ export interface SaturationStep extends Measured {
 }
 
 export interface SaturationResult {
-  workload: 'saturation' | 'scale-out'
+  workload: 'saturation' | 'scale-out' | 'nginx'
   server: ServerInfo
   shape: SessionShape
   /** As in `SteadyResult`, per step. */
@@ -130,5 +132,11 @@ export interface BenchResults {
   idle: IdleResult[]
   history: HistoryResult[]
   scaleOut: SaturationResult[]
+  /**
+   * Issue 4: one node (clients straight to it) and three nodes behind nginx, both on PostgreSQL
+   * over Redis: at the fan-out shape, and by saturation search.
+   */
+  nginxFanOut: SteadyResult[]
+  nginxSaturation: SaturationResult[]
   notRun: NotRun[]
 }

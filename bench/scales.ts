@@ -42,6 +42,12 @@ export interface HistorySpec {
   warmupSamples: number
 }
 
+/** One node against three behind nginx: the same steady window and the same search for both. */
+export interface NginxSpec {
+  fanOut: SteadySpec
+  saturation: SaturationSpec
+}
+
 export interface Scale {
   /** Accounts created on our server; sockets share their tokens. */
   maxUsers: number
@@ -51,6 +57,7 @@ export interface Scale {
   group: SteadySpec
   saturation: SaturationSpec
   scaleOut: SaturationSpec
+  nginx: NginxSpec
   idle: IdleSpec
   history: HistorySpec
 }
@@ -67,17 +74,19 @@ const FULL_SATURATION: SaturationSpec = {
   p99LimitMs: 100,
 }
 
+const FULL_FAN_OUT: SteadySpec = {
+  shape: { sessions: 500, clientsPerSession: 2 },
+  ratePerClient: 2,
+  warmupMs: 3_000,
+  durationMs: 15_000,
+  // Long enough that a server seconds behind shows as latency, not as losses.
+  drainMs: 10_000,
+}
+
 export const FULL_SCALE: Scale = {
   maxUsers: 100,
   workers: 1,
-  fanOut: {
-    shape: { sessions: 500, clientsPerSession: 2 },
-    ratePerClient: 2,
-    warmupMs: 3_000,
-    durationMs: 15_000,
-    // Long enough that a server seconds behind shows as latency, not as losses.
-    drainMs: 10_000,
-  },
+  fanOut: FULL_FAN_OUT,
   group: {
     shape: { sessions: 50, clientsPerSession: 20 },
     ratePerClient: 0.5,
@@ -87,6 +96,7 @@ export const FULL_SCALE: Scale = {
   },
   saturation: FULL_SATURATION,
   scaleOut: FULL_SATURATION,
+  nginx: { fanOut: FULL_FAN_OUT, saturation: FULL_SATURATION },
   idle: {
     socketCounts: [10_000, 50_000],
     clientsPerSession: 2,
@@ -109,16 +119,18 @@ const SMOKE_SATURATION: SaturationSpec = {
   p99LimitMs: 100,
 }
 
+const SMOKE_FAN_OUT: SteadySpec = {
+  shape: { sessions: 4, clientsPerSession: 2 },
+  ratePerClient: 2,
+  warmupMs: 200,
+  durationMs: 800,
+  drainMs: 3_000,
+}
+
 export const SMOKE_SCALE: Scale = {
   maxUsers: 4,
   workers: 1,
-  fanOut: {
-    shape: { sessions: 4, clientsPerSession: 2 },
-    ratePerClient: 2,
-    warmupMs: 200,
-    durationMs: 800,
-    drainMs: 3_000,
-  },
+  fanOut: SMOKE_FAN_OUT,
   group: {
     shape: { sessions: 2, clientsPerSession: 4 },
     ratePerClient: 2,
@@ -128,6 +140,7 @@ export const SMOKE_SCALE: Scale = {
   },
   saturation: SMOKE_SATURATION,
   scaleOut: SMOKE_SATURATION,
+  nginx: { fanOut: SMOKE_FAN_OUT, saturation: SMOKE_SATURATION },
   idle: {
     socketCounts: [100],
     clientsPerSession: 2,

@@ -12,11 +12,15 @@ import type { DriverOptions, ServerDriver } from './servers/server-driver.js'
 import type { WorkloadContext } from './workloads/context.js'
 import { runHistory } from './workloads/history.js'
 import { runIdle } from './workloads/idle.js'
+import { nginxRowsProblem } from './workloads/nginx.js'
 import { runSaturation } from './workloads/saturation.js'
 import { runScaleOut } from './workloads/scale-out.js'
 import { runSteady } from './workloads/steady.js'
 
-/** Nodes in the many-node rows: ours over its Redis bus, Socket.IO over its Redis adapter. */
+/**
+ * Nodes in the many-node rows: ours over its Redis bus (also behind nginx), Socket.IO over its
+ * Redis adapter.
+ */
 const OUR_NODES = 3
 const SOCKET_IO_NODES = 2
 
@@ -44,6 +48,8 @@ export async function runSuite(
     idle: [],
     history: [],
     scaleOut: [],
+    nginxFanOut: [],
+    nginxSaturation: [],
     notRun: [],
   }
   const skip = (row: NotRun) => {
@@ -151,6 +157,42 @@ export async function runSuite(
               )
               if ('reason' in outcome) skip({ workload, server: driver.id, reason: outcome.reason })
               else results.scaleOut.push(outcome)
+            })
+          }
+          break
+        }
+        case 'nginx': {
+          // Always PostgreSQL, whatever --db says: several nodes need a database they can share.
+          // One node with the clients on it, then three behind nginx; both over Redis.
+          const pair = [1, OUR_NODES].map(
+            (nodes) =>
+              new OursDriver({
+                ...driverOptions,
+                cli: build.cli,
+                database: 'postgres',
+                postgresUrl: options.postgresUrl,
+                maxUsers: options.scale.maxUsers,
+                nodes,
+                redisUrl: options.redisUrl,
+                behindNginx: nodes > 1,
+              }),
+          )
+          const problem = await nginxRowsProblem(options.postgresUrl, options.redisUrl)
+          if (problem !== undefined) {
+            for (const driver of pair) skip({ workload, server: driver.id, reason: problem })
+            break
+          }
+          const spec = options.scale.nginx
+          for (const driver of pair) {
+            await attempt(`${workload} fan-out`, driver, async () => {
+              results.nginxFanOut.push(await runSteady(workload, driver, spec.fanOut, context))
+            })
+          }
+          for (const driver of pair) {
+            await attempt(`${workload} saturation`, driver, async () => {
+              results.nginxSaturation.push(
+                await runSaturation(workload, driver, spec.saturation, context),
+              )
             })
           }
           break

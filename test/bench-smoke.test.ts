@@ -9,6 +9,8 @@ import type { BenchResults, Measured } from '../bench/results.js'
 // The smoke run goes through the built bench (`npm test` builds first), as `npm run bench` does.
 const RUN = path.resolve(import.meta.dirname, '../dist/bench/run.js')
 const database = process.env.CHAT_TEST_DATABASE === 'postgres' ? 'postgres' : 'sqlite'
+// What the nginx rows may be skipped for: a missing nginx, Redis or PostgreSQL (it always uses it).
+const NGINX_PREREQUISITE = /^(no nginx at|no Redis at|PostgreSQL \(which several nodes share\))/
 
 describe('npm run bench -- --smoke', () => {
   const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-smoke-'))
@@ -30,15 +32,27 @@ describe('npm run bench -- --smoke', () => {
     // A table row of ours with figures in it (Prettier pads the cells).
     expect(report).toMatch(/\| swipesavvy-chat, \w+ +\| +\d[\d,]* +\| +\d[\d,]* +\|/)
     expect(fs.readFileSync(path.join(outDir, 'latest.svg'), 'utf8')).toContain('<svg')
-    // Only the many-node rows may be missing (no Redis, or a server without cross-node delivery).
-    expect(results.notRun.filter((row) => row.workload !== 'scale-out')).toEqual([])
+    // Only the many-node rows may be missing (no Redis, or a server without cross-node delivery),
+    // and the nginx rows only for want of nginx, Redis or PostgreSQL.
+    const nginxNotRun = results.notRun.filter((row) => row.workload.startsWith('nginx'))
+    expect(
+      results.notRun.filter((row) => row.workload !== 'scale-out' && !nginxNotRun.includes(row)),
+    ).toEqual([])
+    for (const row of nginxNotRun) expect(row.reason).toMatch(NGINX_PREREQUISITE)
+    if (nginxNotRun.length === 0) {
+      const pair = ['ours-postgres-redis-1', 'ours-postgres-nginx-3']
+      expect(results.nginxFanOut.map((row) => row.server.id)).toEqual(pair)
+      expect(results.nginxSaturation.map((row) => row.server.id)).toEqual(pair)
+      expect(report).toContain('## One node vs three nodes behind nginx')
+      expect(report).toMatch(/\| One node vs three nodes behind nginx +\| three nodes hold \d/)
+    }
 
     const windows: Array<{ server: string; measured: Measured }> = [
-      ...[...results.fanOut, ...results.group].map((row) => ({
+      ...[...results.fanOut, ...results.group, ...results.nginxFanOut].map((row) => ({
         server: row.server.id,
         measured: row.measured,
       })),
-      ...[...results.saturation, ...results.scaleOut].flatMap((row) =>
+      ...[...results.saturation, ...results.scaleOut, ...results.nginxSaturation].flatMap((row) =>
         row.steps.map((step) => ({ server: row.server.id, measured: step })),
       ),
     ]

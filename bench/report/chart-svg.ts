@@ -34,7 +34,11 @@ interface Row {
 }
 
 export function renderChart(results: BenchResults): string {
-  const throughput: Row[] = [...results.saturation, ...results.scaleOut].map((row) => ({
+  const throughput: Row[] = [
+    ...results.saturation,
+    ...results.scaleOut,
+    ...results.nginxSaturation,
+  ].map((row) => ({
     label: row.server.label,
     bars: [
       {
@@ -45,11 +49,13 @@ export function renderChart(results: BenchResults): string {
       },
     ],
   }))
-  const servers = uniqueServers([...results.fanOut, ...results.group].map((row) => row.server))
+  // The nginx workload's rows are at the fan-out shape: they join the fan-out bars.
+  const fanOut = [...results.fanOut, ...results.nginxFanOut]
+  const servers = uniqueServers([...fanOut, ...results.group].map((row) => row.server))
   const latency: Row[] = servers.map((server) => ({
     label: server.label,
     bars: (['fan-out', 'group'] as const).flatMap((workload) => {
-      const rows = workload === 'fan-out' ? results.fanOut : results.group
+      const rows = workload === 'fan-out' ? fanOut : results.group
       const row = rows.find((candidate) => candidate.server.id === server.id)
       if (row === undefined) return []
       return [

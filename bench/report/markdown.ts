@@ -1,7 +1,7 @@
 import type { ProfileSummary } from '../profile/cpu-profile.js'
 import type { BenchResults, IdleResult, SaturationResult, SteadyResult } from '../results.js'
 import { cores, count, kibibytes, mebibytes, ms, ratio, seconds, tally } from './format.js'
-import { checkTargets } from './targets.js'
+import { checkTargets, nginxPair } from './targets.js'
 
 export interface MarkdownOptions {
   /** How the report refers to its chart (a path relative to the Markdown file). */
@@ -42,12 +42,13 @@ export function renderMarkdown(results: BenchResults, options: MarkdownOptions):
         `| ${check.target} | ${check.measured} | ${check.required} | ${statusMark(check.status)} |`,
     ),
     '',
-    ...saturationSection('Saturation', results.saturation, results),
-    ...steadySection('Fan-out', results.fanOut),
-    ...steadySection('Group', results.group),
+    ...saturationSection('## Saturation', results.saturation, baselineColumns(results)),
+    ...steadySection('## Fan-out', results.fanOut),
+    ...steadySection('## Group', results.group),
     ...idleSection(results.idle),
     ...historySection(results),
-    ...saturationSection('Many nodes over Redis', results.scaleOut, results),
+    ...saturationSection('## Many nodes over Redis', results.scaleOut, baselineColumns(results)),
+    ...nginxSection(results),
   ]
   if (results.notRun.length > 0) {
     lines.push(
@@ -59,7 +60,9 @@ export function renderMarkdown(results: BenchResults, options: MarkdownOptions):
       '',
     )
   }
-  lines.push(...stepsSection([...results.saturation, ...results.scaleOut]))
+  lines.push(
+    ...stepsSection([...results.saturation, ...results.scaleOut, ...results.nginxSaturation]),
+  )
   if (options.profiles !== undefined && options.profiles.length > 0) {
     lines.push(...profileSection(options.profiles))
   }
@@ -67,19 +70,28 @@ export function renderMarkdown(results: BenchResults, options: MarkdownOptions):
 }
 
 function statusMark(status: string): string {
-  return status === 'met' ? '✅ met' : status === 'not met' ? '❌ not met' : '⏸ not run'
+  return status === 'met'
+    ? '✅ met'
+    : status === 'not met'
+      ? '❌ not met'
+      : status === 'informational'
+        ? 'ℹ️ informational'
+        : '⏸ not run'
 }
 
-function steadySection(title: string, rows: SteadyResult[]): string[] {
+/** `heading` is the Markdown heading, level included (`## Fan-out`); the shape is appended. */
+function steadySection(heading: string, rows: SteadyResult[]): string[] {
   if (rows.length === 0) return []
   const shape = rows[0]!.shape
+  // A column for the proxy's CPU only where some row went through one.
+  const hasProxy = rows.some((row) => row.measured.proxyCores !== undefined)
   return [
-    `## ${title}: ${count(shape.sessions)} sessions × ${shape.clientsPerSession} clients × ${rows[0]!.ratePerClient} msg/s`,
+    `${heading}: ${count(shape.sessions)} sessions × ${shape.clientsPerSession} clients × ${rows[0]!.ratePerClient} msg/s`,
     '',
     `Lost: still missing ${seconds(rows[0]!.drainMs)} after the last send.`,
     '',
-    '| Server | msgs/s | deliveries/s | p50 ms | p99 ms | max ms | lost | dup | server CPU | generator CPU | machine CPU | server RSS | errors, closes |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    `| Server | msgs/s | deliveries/s | p50 ms | p99 ms | max ms | lost | dup | server CPU |${hasProxy ? ' nginx CPU |' : ''} generator CPU | machine CPU | server RSS | errors, closes |`,
+    `| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |${hasProxy ? ' ---: |' : ''} ---: | ---: | ---: | --- |`,
     ...rows
       .map(({ server, measured: m, openFailures }) =>
         [
@@ -92,6 +104,7 @@ function steadySection(title: string, rows: SteadyResult[]): string[] {
           count(m.lost),
           count(m.duplicates),
           cores(m.serverCores),
+          ...(hasProxy ? [cores(m.proxyCores ?? Number.NaN)] : []),
           cores(m.generatorCores),
           cores(m.machineCores),
           mebibytes(m.serverRssBytes),
@@ -103,39 +116,78 @@ function steadySection(title: string, rows: SteadyResult[]): string[] {
   ]
 }
 
+/** A ratio column of a saturation table: each row's held deliveries/s over `deliveredPerSecond`. */
+interface ReferenceColumn {
+  header: string
+  deliveredPerSecond: number
+}
+
+/** `× bare ws` and `× Socket.IO`, from the single-node saturation rows. */
+function baselineColumns(results: BenchResults): ReferenceColumn[] {
+  const held = (id: string) =>
+    results.saturation.find((row) => row.server.id === id)?.held?.deliveredPerSecond ?? Number.NaN
+  return [
+    { header: '× bare ws', deliveredPerSecond: held('bare-ws') },
+    { header: '× Socket.IO', deliveredPerSecond: held('socketio') },
+  ]
+}
+
+/** `heading` is the Markdown heading, level included (`## Saturation`); the shape is appended. */
 function saturationSection(
-  title: string,
+  heading: string,
   rows: SaturationResult[],
-  results: BenchResults,
+  references: ReferenceColumn[],
 ): string[] {
   if (rows.length === 0) return []
-  const reference = (id: string) =>
-    results.saturation.find((row) => row.server.id === id)?.held?.deliveredPerSecond ?? Number.NaN
-  const [bare, socketIo] = [reference('bare-ws'), reference('socketio')]
   const shape = rows[0]!.shape
+  const hasProxy = rows.some((row) => row.held?.proxyCores !== undefined)
   return [
-    `## ${title}: ${count(shape.sessions)} sessions × ${shape.clientsPerSession} clients, rate raised until p99 > 100 ms or a delivery is lost`,
+    `${heading}: ${count(shape.sessions)} sessions × ${shape.clientsPerSession} clients, rate raised until p99 > 100 ms or a delivery is lost`,
     '',
     `A step lasts ${seconds(rows[0]!.steps[0]?.durationMs ?? Number.NaN)}; a delivery still missing ${seconds(rows[0]!.drainMs)} after its last send is lost.`,
     '',
-    '| Server | deliveries/s held | msgs/s held | × bare ws | × Socket.IO | p99 ms at held | server CPU | generator CPU | machine CPU | stopped because |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    `| Server | deliveries/s held | msgs/s held |${references.map((column) => ` ${column.header} |`).join('')} p99 ms at held | server CPU |${hasProxy ? ' nginx CPU |' : ''} generator CPU | machine CPU | stopped because |`,
+    `| --- | ---: | ---: |${' ---: |'.repeat(references.length)} ---: | ---: |${hasProxy ? ' ---: |' : ''} ---: | ---: | --- |`,
     ...rows.map(({ server, held, stopReason }) => {
       const delivered = held?.deliveredPerSecond ?? Number.NaN
       return `| ${[
         server.label,
         count(delivered),
         count(held?.sentPerSecond ?? Number.NaN),
-        ratio(delivered / bare),
-        ratio(delivered / socketIo),
+        ...references.map((column) => ratio(delivered / column.deliveredPerSecond)),
         ms(held?.p99Ms ?? Number.NaN),
         cores(held?.serverCores ?? Number.NaN),
+        ...(hasProxy ? [cores(held?.proxyCores ?? Number.NaN)] : []),
         cores(held?.generatorCores ?? Number.NaN),
         cores(held?.machineCores ?? Number.NaN),
         cell(stopReason),
       ].join(' | ')} |`
     }),
     '',
+  ]
+}
+
+/** Issue 4's figures: one node against three behind nginx, at the fan-out shape and at saturation. */
+function nginxSection(results: BenchResults): string[] {
+  const { nginxFanOut, nginxSaturation } = results
+  if (nginxFanOut.length === 0 && nginxSaturation.length === 0) return []
+  const [oneNode] = nginxPair(nginxSaturation)
+  return [
+    '## One node vs three nodes behind nginx',
+    '',
+    'Both rows are our server on PostgreSQL over its Redis bus (each with a fresh schema and ' +
+      'Redis prefix), measured in this run by the same load generator. The one node takes the ' +
+      'clients directly; the three sit behind real nginx running the shipped ' +
+      '`deploy/nginx.conf` with only its addresses changed, so each session’s sockets land on ' +
+      'the node its id hashes to and the bench’s REST calls are balanced over all three. ' +
+      '*Server CPU* sums the node processes; nginx (master and workers) has a column of its own; ' +
+      'PostgreSQL and Redis show only in *machine CPU*. Every process shares the same cores, so ' +
+      'this says what more nodes buy on this machine, not on a machine each.',
+    '',
+    ...steadySection('### At the fan-out shape', nginxFanOut),
+    ...saturationSection('### Saturation', nginxSaturation, [
+      { header: '× one node', deliveredPerSecond: oneNode?.held?.deliveredPerSecond ?? Number.NaN },
+    ]),
   ]
 }
 
@@ -214,12 +266,18 @@ function stepsSection(rows: SaturationResult[]): string[] {
     '<details><summary>Every step of every search</summary>',
     '',
   ]
+  const notes: Record<SaturationResult['workload'], string> = {
+    saturation: '',
+    'scale-out': ' (many nodes)',
+    nginx: ' (one node vs three behind nginx)',
+  }
   for (const row of rows) {
+    const hasProxy = row.steps.some((step) => step.proxyCores !== undefined)
     lines.push(
-      `**${row.server.label}**${row.workload === 'scale-out' ? ' (many nodes)' : ''}`,
+      `**${row.server.label}**${notes[row.workload]}`,
       '',
-      '| offered msgs/s | deliveries/s | p50 ms | p99 ms | lost | dup | server CPU | generator CPU | machine CPU | result |',
-      '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+      `| offered msgs/s | deliveries/s | p50 ms | p99 ms | lost | dup | server CPU |${hasProxy ? ' nginx CPU |' : ''} generator CPU | machine CPU | result |`,
+      `| ---: | ---: | ---: | ---: | ---: | ---: | ---: |${hasProxy ? ' ---: |' : ''} ---: | ---: | --- |`,
       ...row.steps.map(
         (step) =>
           `| ${[
@@ -230,6 +288,7 @@ function stepsSection(rows: SaturationResult[]): string[] {
             count(step.lost),
             count(step.duplicates),
             cores(step.serverCores),
+            ...(hasProxy ? [cores(step.proxyCores ?? Number.NaN)] : []),
             cores(step.generatorCores),
             cores(step.machineCores),
             step.passed ? 'held' : cell(step.failure ?? 'failed'),

@@ -1,7 +1,8 @@
 import type { BenchResults, HistoryResult, SaturationResult } from '../results.js'
 import { count, kibibytes, ms, ratio } from './format.js'
 
-export type TargetStatus = 'met' | 'not met' | 'not run'
+/** `informational`: a figure the issue asked for, with no bar to clear. */
+export type TargetStatus = 'met' | 'not met' | 'not run' | 'informational'
 
 export interface TargetCheck {
   target: string
@@ -24,6 +25,7 @@ export function checkTargets(results: BenchResults): TargetCheck[] {
     ...idleTargets(results),
     ...historyTargets(results),
     scaleOutTarget(results),
+    nginxFigure(results),
   ]
 }
 
@@ -183,4 +185,37 @@ function scaleOutTarget(results: BenchResults): TargetCheck {
     if (reason !== undefined) check.measured = `not run: ${reason}`
   }
   return check
+}
+
+/** Issue 4: three nodes behind nginx against one node, both over Redis; a ratio, not a target. */
+function nginxFigure(results: BenchResults): TargetCheck {
+  const target = 'One node vs three nodes behind nginx'
+  const required = 'none (informational)'
+  const [one, three] = nginxPair(results.nginxSaturation)
+  const [oneHeld, threeHeld] = [one?.held?.deliveredPerSecond, three?.held?.deliveredPerSecond]
+  if (oneHeld === undefined || threeHeld === undefined || oneHeld === 0) {
+    const reason = results.notRun.find((row) => row.workload.startsWith('nginx'))?.reason
+    const measured = reason === undefined ? 'not measured' : `not run: ${reason}`
+    return { target, measured, required, status: 'not run' }
+  }
+  const [oneFanOut, threeFanOut] = nginxPair(results.nginxFanOut)
+  const fanOut =
+    oneFanOut === undefined || threeFanOut === undefined
+      ? ''
+      : `; fan-out p99 ${ms(threeFanOut.measured.p99Ms)} ms vs ${ms(oneFanOut.measured.p99Ms)} ms`
+  return {
+    target,
+    measured:
+      `three nodes hold ${ratio(threeHeld / oneHeld)} what one does ` +
+      `(${count(threeHeld)} vs ${count(oneHeld)} deliveries/s${fanOut})`,
+    required,
+    status: 'informational',
+  }
+}
+
+/** The one-node row and the many-node row behind nginx of the `nginx` workload, in that order. */
+export function nginxPair<T extends { server: { nodes: number } }>(
+  rows: T[],
+): [T | undefined, T | undefined] {
+  return [rows.find((row) => row.server.nodes === 1), rows.find((row) => row.server.nodes > 1)]
 }

@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto'
+import fs from 'node:fs'
 import path from 'node:path'
 import type { SessionSpec } from '../load/worker-protocol.js'
 import { createBenchDatabase, type BenchDatabase, type DatabaseKind } from './bench-database.js'
 import { ChatApi, mapConcurrent } from './chat-api.js'
 import { ChildServer } from './child-server.js'
+import { startNginx, type Nginx } from './nginx.js'
 import {
   nodeFor,
   profileFlags,
@@ -24,7 +26,18 @@ export interface OursOptions extends DriverOptions {
   postgresUrl: string
   /** More than one node joins them with `REDIS_URL` (a shared secret, a distinct `NODE_ID` each). */
   nodes?: number
+  /**
+   * Redis for the bus; a many-node server defaults to the local one. Given for a single node, it
+   * runs over Redis too, so it pays for the same bus as the many-node rows it is compared with.
+   * Each start has a `REDIS_PREFIX` of its own, so no run sees another's keys or channels.
+   */
   redisUrl?: string
+  /**
+   * Clients, and the bench's REST calls, go through real nginx running the shipped
+   * `deploy/nginx.conf` (addresses adapted, see `nginx.ts`) instead of straight to the nodes: a
+   * session's sockets then land on the node its id hashes to, not spread over the nodes.
+   */
+  behindNginx?: boolean
   /**
    * Accounts to create: sockets reuse their tokens (a user may be in many sessions and hold many
    * sockets). Signing up costs two scrypt hashes, so tens of thousands of accounts would take
@@ -49,33 +62,54 @@ export class OursDriver implements ServerDriver {
   constructor(readonly options: OursOptions) {
     this.nodeCount = options.nodes ?? 1
     const database = options.database === 'sqlite' ? 'SQLite' : 'PostgreSQL'
-    this.id =
-      this.nodeCount > 1
-        ? `ours-${options.database}-redis-${this.nodeCount}`
-        : `ours-${options.database}`
-    this.label =
-      this.nodeCount > 1
-        ? `swipesavvy-chat, ${database}, ${this.nodeCount} nodes over Redis`
-        : `swipesavvy-chat, ${database}`
+    const nodes = `${this.nodeCount} node${this.nodeCount > 1 ? 's' : ''}`
+    if (options.behindNginx === true) {
+      this.id = `ours-${options.database}-nginx-${this.nodeCount}`
+      this.label = `swipesavvy-chat, ${database}, ${nodes} behind nginx`
+    } else if (this.#usesRedis) {
+      this.id = `ours-${options.database}-redis-${this.nodeCount}`
+      this.label = `swipesavvy-chat, ${database}, ${nodes} over Redis`
+    } else {
+      this.id = `ours-${options.database}`
+      this.label = `swipesavvy-chat, ${database}`
+    }
+  }
+
+  get #usesRedis(): boolean {
+    return this.nodeCount > 1 || this.options.redisUrl !== undefined
   }
 
   async start(): Promise<RunningOurs> {
     const database = await createBenchDatabase(this.options.database, this.options)
-    const secret = randomBytes(32).toString('base64url')
+    const run = {
+      secret: randomBytes(32).toString('base64url'),
+      redisPrefix: `bench-${randomBytes(4).toString('hex')}:`,
+    }
     const nodes: ChildServer[] = []
+    let nginx: Nginx | undefined
     try {
       for (let index = 0; index < this.nodeCount; index += 1) {
-        nodes.push(await this.#startNode(index, database, secret))
+        nodes.push(await this.#startNode(index, database, run))
+      }
+      if (this.options.behindNginx === true) {
+        nginx = await startNginx(
+          nodes.map((node) => node.port),
+          fs.mkdtempSync(path.join(this.options.workDir, `${this.id}-nginx-`)),
+        )
       }
     } catch (error) {
       await Promise.all(nodes.map((node) => node.stop()))
       await database.dispose()
       throw error
     }
-    return new RunningOurs(nodes, database, this.options.maxUsers)
+    return new RunningOurs(nodes, database, this.options.maxUsers, nginx)
   }
 
-  #startNode(index: number, database: BenchDatabase, secret: string): Promise<ChildServer> {
+  #startNode(
+    index: number,
+    database: BenchDatabase,
+    run: { secret: string; redisPrefix: string },
+  ): Promise<ChildServer> {
     const name = this.nodeCount > 1 ? `${this.id}-node${index + 1}` : this.id
     return ChildServer.start({
       name,
@@ -85,7 +119,7 @@ export class OursDriver implements ServerDriver {
       env: {
         DATA_DIR: path.join(this.options.workDir, name),
         DATABASE_URL: database.url,
-        JWT_SECRET: secret,
+        JWT_SECRET: run.secret,
         // The "listening on" line that says the server is ready is logged at info; at info the
         // server logs nothing per request or per socket, so the load is not slowed by logging.
         LOG_LEVEL: 'info',
@@ -96,17 +130,20 @@ export class OursDriver implements ServerDriver {
         AUTH_RATE_PER_MINUTE: UNLIMITED,
         LOGIN_FAILURE_LIMIT: UNLIMITED,
         SHUTDOWN_GRACE_MS: '1000',
-        ...(this.nodeCount > 1 && {
+        ...(this.#usesRedis && {
           REDIS_URL: this.options.redisUrl ?? 'redis://127.0.0.1:6379',
+          REDIS_PREFIX: run.redisPrefix,
           NODE_ID: name,
         }),
+        // As deployed behind a proxy: the client's address comes from X-Forwarded-For.
+        ...(this.options.behindNginx === true && { TRUST_PROXY: 'true' }),
       },
     })
   }
 }
 
 export class RunningOurs implements RunningServer {
-  /** REST goes to the first node; every node shares the database. */
+  /** REST goes to the first node, or through nginx to any; every node shares the database. */
   readonly api: ChatApi
   #users: BenchUser[] = []
 
@@ -114,8 +151,9 @@ export class RunningOurs implements RunningServer {
     readonly nodes: readonly ChildServer[],
     readonly database: BenchDatabase,
     readonly maxUsers: number,
+    readonly proxy?: Nginx,
   ) {
-    this.api = new ChatApi(`http://127.0.0.1:${nodes[0]!.port}`)
+    this.api = new ChatApi(`http://${proxy?.address ?? `127.0.0.1:${nodes[0]!.port}`}`)
   }
 
   /** Makes sure at least `count` accounts exist, and returns them with their tokens. */
@@ -162,14 +200,17 @@ export class RunningOurs implements RunningServer {
     return ids.map((id, sessionIndex) => ({
       id,
       clientUrls: members(sessionIndex).map((user, slot) => {
-        const node = this.nodes[nodeFor(sessionIndex, slot, this.nodes.length)]!
-        return `ws://127.0.0.1:${node.port}/api/v1/chat/ws/${id}?token=${user.token}`
+        const address =
+          this.proxy?.address ??
+          `127.0.0.1:${this.nodes[nodeFor(sessionIndex, slot, this.nodes.length)]!.port}`
+        return `ws://${address}/api/v1/chat/ws/${id}?token=${user.token}`
       }),
     }))
   }
 
   async stop(): Promise<void> {
     this.api.close()
+    await this.proxy?.stop()
     await Promise.all(this.nodes.map((node) => node.stop()))
     await this.database.dispose()
   }

@@ -39,6 +39,24 @@ export function sampleProcess(pid: number): ProcessSample {
   }
 }
 
+/**
+ * The ids of a process's children, from `/proc/<pid>/task/<tid>/children` (nginx's workers are
+ * its master's). Empty where the kernel does not offer that file.
+ */
+export function childPids(pid: number): number[] {
+  try {
+    return fs
+      .readdirSync(`/proc/${pid}/task`)
+      .flatMap((task) =>
+        fs.readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim().split(/\s+/),
+      )
+      .filter((id) => id !== '')
+      .map(Number)
+  } catch {
+    return []
+  }
+}
+
 /** Share of one core used between two samples (1 = one core fully busy). */
 export function coresUsed(before: ProcessSample, after: ProcessSample): number {
   const wallMicros = (after.atMs - before.atMs) * 1_000

@@ -1,6 +1,7 @@
 import type { WireName } from '../load/wire.js'
 import type { SessionSpec } from '../load/worker-protocol.js'
 import type { ChildServer } from './child-server.js'
+import type { ProcessSample } from './process-meter.js'
 
 /** How many sessions, and how many client sockets in each. */
 export interface SessionShape {
@@ -29,9 +30,14 @@ export interface RunningServer {
   /** One child process per node; CPU and memory are read from them. */
   readonly nodes: readonly ChildServer[]
   /**
+   * The proxy the clients connect through (nginx), when there is one. Its CPU is reported beside
+   * the nodes', not in their sum, so "server CPU" means the same thing in every row.
+   */
+  readonly proxy?: { sample(): ProcessSample }
+  /**
    * Makes `shape.sessions` sessions ready to join and returns, for each, the URL of each client
    * socket. Clients of a session are spread over the nodes, so on several nodes every message
-   * crosses between them.
+   * crosses between them; behind a proxy, the proxy picks the node.
    */
   prepareSessions(shape: SessionShape): Promise<SessionSpec[]>
   stop(): Promise<void>

@@ -13,8 +13,10 @@ export async function measureWindow(
 ): Promise<Measured> {
   const machineBefore = sampleMachine()
   const before = server.nodes.map((node) => node.sample())
+  const proxyBefore = server.proxy?.sample()
   const window = await generator.run(ratePerSecond, durationMs, drainMs)
   const after = server.nodes.map((node) => node.sample())
+  const proxyAfter = server.proxy?.sample()
   const machineAfter = sampleMachine()
   const seconds = durationMs / 1_000
   return {
@@ -35,6 +37,8 @@ export async function measureWindow(
     errors: window.errors,
     closes: window.closes,
     serverCores: before.reduce((sum, sample, index) => sum + coresUsed(sample, after[index]!), 0),
+    ...(proxyBefore !== undefined &&
+      proxyAfter !== undefined && { proxyCores: coresUsed(proxyBefore, proxyAfter) }),
     generatorCores: window.cpuMicros / (window.elapsedMs * 1_000),
     machineCores: machineCoresUsed(machineBefore, machineAfter),
     serverRssBytes: after.reduce((sum, sample) => sum + sample.rssBytes, 0),

@@ -51,7 +51,7 @@ async function probeCrossNode(driver: ServerDriver): Promise<string | undefined>
 }
 
 /** Undefined when Redis answers PING at `url`. */
-function pingRedis(url: string): Promise<string | undefined> {
+export function pingRedis(url: string): Promise<string | undefined> {
   const { hostname, port } = new URL(url)
   return new Promise((resolve) => {
     const socket = net.connect({ host: hostname, port: Number(port || 6379) })
