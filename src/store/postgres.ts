@@ -37,7 +37,12 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   // A connection lost while idle, or while checked out between two queries, is emitted as an
   // 'error' event; unheard, it would crash the process. The query in flight fails by itself.
   pool.on('error', () => undefined)
-  pool.on('connect', (client) => client.on('error', () => undefined))
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined)
+    // Named statements would otherwise keep a plan made while the tables were small (a full scan
+    // of chat_messages per batch, for ever); planning each run with its values is the cheap part.
+    client.query('set plan_cache_mode = force_custom_plan').catch(() => undefined)
+  })
 
   const onQuery = options.onQuery
   const db = new Kysely<Database>({
