@@ -55,6 +55,8 @@ export interface LimitsConfig {
   messageBurst: number
   /** Refused sends in a row, past the bucket, before the socket is closed for flooding. */
   floodCloseAfter: number
+  /** Sends waiting for the store at once; past it, sends are refused (`unavailable`) until it drains. */
+  maxPendingMessages: number
   maxSocketsPerUser: number
   /** Failed logins per email and client address together, within the window. */
   loginFailures: number
@@ -144,6 +146,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       messagesPerSecond: read.number('MESSAGE_RATE_PER_SECOND', 10, { min: 0.01 }),
       messageBurst: read.int('MESSAGE_RATE_BURST', 30, { min: 1 }),
       floodCloseAfter: read.int('MESSAGE_FLOOD_CLOSE_AFTER', 50, { min: 1 }),
+      maxPendingMessages: read.int('MAX_PENDING_MESSAGES', 10_000, { min: 1 }),
       maxSocketsPerUser: read.int('MAX_SOCKETS_PER_USER', 20, { min: 1 }),
       loginFailures: read.int('LOGIN_FAILURE_LIMIT', 5, { min: 1 }),
       loginFailureWindowSeconds: read.int('LOGIN_FAILURE_WINDOW_SECONDS', 900, { min: 1 }),

@@ -3,6 +3,7 @@ import type { Config } from '../config.js'
 import { AppError, badRequest, conflict, notFound } from '../errors.js'
 import { RateLimiter } from '../rate-limit.js'
 import type {
+  AppendResult,
   HistoryQuery as StoreHistoryQuery,
   MessageRecord,
   Store,
@@ -30,13 +31,17 @@ export interface PostResult {
  */
 export class MessagesService {
   readonly #limiter: RateLimiter
+  readonly #maxPending: number
+  /** Sends waiting for the store now. */
+  #pending = 0
 
   constructor(
     private readonly store: Store,
     private readonly events: EventSink,
-    limits: Pick<Config['limits'], 'messagesPerSecond' | 'messageBurst'>,
+    limits: Pick<Config['limits'], 'messagesPerSecond' | 'messageBurst' | 'maxPendingMessages'>,
     private readonly now: () => number = Date.now,
   ) {
+    this.#maxPending = limits.maxPendingMessages
     this.#limiter = new RateLimiter({
       capacity: limits.messageBurst,
       refillPerSecond: limits.messagesPerSecond,
@@ -66,13 +71,26 @@ export class MessagesService {
       if (session.status === 'closed') throw conflict('The session is closed.')
     }
 
-    const result = await this.store.messages.append({
-      id: newId(),
-      chat_session_id: sessionId,
-      sender_id: caller.id,
-      created_at: this.now(),
-      ...input,
-    })
+    // Overload: refuse rather than queue without bound. The client retries; nothing is lost.
+    if (this.#pending >= this.#maxPending) {
+      this.#limiter.refund(caller.id)
+      throw new AppError('unavailable', 'The server is busy; try again shortly.', {
+        retryAfterSeconds: 1,
+      })
+    }
+    this.#pending += 1
+    let result: AppendResult
+    try {
+      result = await this.store.messages.append({
+        id: newId(),
+        chat_session_id: sessionId,
+        sender_id: caller.id,
+        created_at: this.now(),
+        ...input,
+      })
+    } finally {
+      this.#pending -= 1
+    }
     switch (result.outcome) {
       case 'stored':
         this.events.publish({ type: 'message.created', sessionId, message: result.message })
