@@ -218,7 +218,7 @@ type ValidMessage = Pick<
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 /** The rules a message must follow, with a sentence for each; shared by REST and the socket. */
-export function validateMessage(body: MessageBody): ValidMessage {
+function validateMessage(body: MessageBody): ValidMessage {
   // Runs for every message: one object literal per kind, no spreads, no copies of the content.
   if (body.reply_to_id != null && !UUID.test(body.reply_to_id)) {
     throw badRequest('reply_to_id must be the id (a UUID) of a message in this session.')

@@ -67,7 +67,7 @@ export function messageViewer(
 }
 
 /** A message as stored, in wire form, without the viewer-dependent `status` and `read_by_count`. */
-export function toMessageFields(message: MessageRecord): Omit<Message, 'status' | 'read_by_count'> {
+function toMessageFields(message: MessageRecord): Omit<Message, 'status' | 'read_by_count'> {
   return {
     id: message.id,
     chat_session_id: message.chat_session_id,

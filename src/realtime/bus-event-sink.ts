@@ -7,7 +7,7 @@ export const sessionChannel = (sessionId: string) => `chat:session:${sessionId}`
 /** Changes about users (blocks): rare, so one channel that every node hears. */
 export const USERS_CHANNEL = 'chat:users'
 
-export function channelOf(event: ChatEvent): string {
+function channelOf(event: ChatEvent): string {
   return event.type === 'block.changed' ? USERS_CHANNEL : sessionChannel(event.sessionId)
 }
 

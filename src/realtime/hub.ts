@@ -75,10 +75,6 @@ export class Hub implements PresenceView {
     })
   }
 
-  get nodeId(): string {
-    return this.#options.nodeId
-  }
-
   /**
    * Registers an open socket, unless its user already has `maxSockets` here (then false). The
    * check and the registration happen together, so concurrent connects cannot exceed the cap. The
