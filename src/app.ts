@@ -10,7 +10,7 @@ import { MessagesService } from './chat/messages.service.js'
 import { chatRoutes } from './chat/sessions.routes.js'
 import { SessionsService } from './chat/sessions.service.js'
 import type { Config } from './config.js'
-import { installErrorHandlers } from './http/error-handler.js'
+import { installErrorHandlers, refuseMalformedUrl } from './http/error-handler.js'
 import { healthRoutes } from './http/health.routes.js'
 import { installOpenApi } from './http/openapi.js'
 import { installValidation } from './http/validation.js'
@@ -45,6 +45,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     loggerInstance: fastifyLogger,
     bodyLimit: MAX_BODY_BYTES,
     trustProxy: config.trustProxy,
+    frameworkErrors: refuseMalformedUrl,
     // One debug line per request, written by the metrics hook, without the query string.
     logController: new LogController({ disableRequestLogging: true }),
   }).withTypeProvider<TypeBoxTypeProvider>()

@@ -94,6 +94,8 @@ describe('bad input', () => {
         }),
     ],
     ['a non-UUID session id', 400, () => ana.get(`${SESSIONS}/not-a-uuid`)],
+    ['a malformed escape in the path', 400, () => ana.get(`${SESSIONS}/%E0%A4%A`)],
+    ['an over-long path segment', 400, () => ana.get(`${SESSIONS}/${'a'.repeat(5000)}`)],
     ['a non-UUID session id in messages', 400, () => ana.get(`${SESSIONS}/123/messages`)],
     ['an unknown session', 404, () => ana.get(`${SESSIONS}/${NIL}`)],
     [

@@ -44,6 +44,15 @@ export function installErrorHandlers(app: FastifyInstance): void {
   )
 }
 
+/** The router's own refusals (a malformed escape, an over-long path segment), in our shape. */
+export function refuseMalformedUrl(
+  _error: FastifyError,
+  _request: FastifyRequest,
+  reply: FastifyReply,
+): void {
+  void send(reply, 400, 'bad_request', 'The URL is malformed.')
+}
+
 function classify(error: FastifyError): { code: ErrorCode | 'internal'; detail: string } {
   if (error instanceof AppError) return { code: error.code, detail: error.detail }
   if (error.validation !== undefined) {

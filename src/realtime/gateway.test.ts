@@ -308,6 +308,7 @@ describe('refusals and close codes', () => {
       badToken: t.socket(`/api/v1/chat/ws/${session.id}?token=nope`),
       unknown: t.socket(`/api/v1/chat/ws/00000000-0000-4000-8000-000000000000?token=${ana.token}`),
       notUuid: t.socket(`/api/v1/chat/ws/not-a-session?token=${ana.token}`),
+      badEscape: t.socket(`/api/v1/chat/ws/%E0%A4%A?token=${ana.token}`),
       outsider: t.socket(`/api/v1/chat/ws/${session.id}?token=${eve.token}`),
       closed: t.socket(`/api/v1/chat/ws/${closed.id}?token=${ana.token}`),
     }
@@ -316,6 +317,7 @@ describe('refusals and close codes', () => {
     expect(await refusal(cases.badToken)).toEqual({ code: 1008, reason: 'invalid token' })
     expect(await refusal(cases.unknown)).toEqual({ code: 1008, reason: 'session not found' })
     expect(await refusal(cases.notUuid)).toEqual({ code: 1008, reason: 'session not found' })
+    expect(await refusal(cases.badEscape)).toEqual({ code: 1008, reason: 'session not found' })
     expect(await refusal(cases.outsider)).toEqual({ code: 1008, reason: 'not a participant' })
     expect(await refusal(cases.closed)).toEqual({ code: 1008, reason: 'session closed' })
   })

@@ -112,14 +112,16 @@ export class Gateway {
   }
 
   #upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const url = new URL(request.url ?? '/', 'http://localhost')
-    const match = SOCKET_PATH.exec(url.pathname)
-    if (match === null) {
+    const url = URL.canParse(request.url ?? '/', 'http://localhost')
+      ? new URL(request.url ?? '/', 'http://localhost')
+      : undefined
+    const match = url && SOCKET_PATH.exec(url.pathname)
+    if (url === undefined || !match) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
       return
     }
     this.#wss.handleUpgrade(request, socket, head, (ws) => {
-      const sessionId = match[1] === undefined ? undefined : decodeURIComponent(match[1])
+      const sessionId = match[1] === undefined ? undefined : decodePathSegment(match[1])
       const connection = new Connection(ws, this.#deps, this.#owner, sessionId === undefined)
       this.#connections.add(connection)
       void this.#open(connection, request, url, sessionId)
@@ -593,6 +595,15 @@ function onSocketClose(this: WebSocket, code: number): void {
 }
 
 function ignore(): void {}
+
+/** A path segment as sent; a malformed escape stays as it is (and names no session). */
+function decodePathSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment)
+  } catch {
+    return segment
+  }
+}
 
 function rawText(data: RawData): string {
   if (Buffer.isBuffer(data)) return data.toString('utf8')
