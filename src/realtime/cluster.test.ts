@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { ChatEvent } from '../chat/chat-events.js'
 import { buildSocketTestApp, type SocketTestApp } from '../testing/socket-app.js'
-import { createTestStore, testRedisUrl } from '../testing/test-app.js'
+import { TcpProxy } from '../testing/tcp-proxy.js'
+import { createTestStore, redisAddress, testRedisUrl, type TestStore } from '../testing/test-app.js'
 import type { TestSocket } from '../testing/test-socket.js'
 import type { TestClient } from '../testing/test-app.js'
 import type { Bus } from './bus.js'
@@ -272,5 +273,69 @@ describe.runIf(testRedisUrl !== undefined)('a node that dies without a goodbye',
 
     expect(left).toMatchObject({ user_id: sam.id, metadata: { total_users: 1 } })
     expect(stats.sessions[session.id]?.user_count).toBe(1)
+  }, 20_000)
+})
+
+describe.runIf(testRedisUrl !== undefined)('nodes while Redis is unreachable', () => {
+  let nodes: SocketTestApp[] = []
+  let store: TestStore | undefined
+  let proxy: TcpProxy | undefined
+  afterEach(async () => {
+    for (const node of nodes) await node.close()
+    nodes = []
+    await store?.drop()
+    await proxy?.close()
+  })
+
+  it('keep serving their own sockets and answer presence from what they know', async () => {
+    proxy = new TcpProxy(redisAddress())
+    await proxy.open()
+    store = await createTestStore()
+    const prefix = `test-${randomBytes(4).toString('hex')}:`
+    const redisUrl = `redis://127.0.0.1:${proxy.port}`
+    for (const name of ['a', 'b']) {
+      nodes.push(
+        await buildSocketTestApp({ store, nodeId: `node-${name}`, redisPrefix: prefix, redisUrl }),
+      )
+    }
+    const [a, b] = nodes as [SocketTestApp, SocketTestApp]
+    const ana = await a.signUp('ana')
+    const sam = await a.signUp('sam', 'agent')
+    const kim = await a.signUp('kim', 'agent')
+    const session = await ana.createSession({
+      title: 'x',
+      assigned_agent_id: sam.id,
+      participant_ids: [kim.id],
+    })
+    const anaOnA = await joined(a, ana, session.id)
+    const samOnA = await joined(a, sam, session.id)
+    const kimOnB = await joined(b, kim, session.id)
+
+    await proxy.cut()
+    anaOnA.send({ message_type: 'text', content: 'same node' })
+    await samOnA.next('message')
+    const participants = await a.app.inject({
+      url: `/api/v1/chat/sessions/${session.id}/participants`,
+      headers: { authorization: `Bearer ${ana.token}` },
+    })
+    const stats = await a.app.inject({
+      url: '/api/v1/chat/ws-stats',
+      headers: { authorization: `Bearer ${sam.token}` },
+    })
+    await proxy.open()
+    // Back together: node b catches up from the store what it missed.
+    const missed = await kimOnB.next('message', 0, 10_000)
+
+    expect(participants.statusCode).toBe(200)
+    const online = participants.json<Array<{ user_id: string; is_online: boolean }>>()
+    expect(
+      online
+        .filter((p) => p.is_online)
+        .map((p) => p.user_id)
+        .sort(),
+    ).toEqual([ana.id, sam.id].sort())
+    expect(stats.statusCode).toBe(503)
+    expect(stats.json()).toMatchObject({ code: 'unavailable' })
+    expect(missed).toMatchObject({ content: 'same node', metadata: { seq: 1 } })
   }, 20_000)
 })

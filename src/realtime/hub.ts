@@ -313,7 +313,14 @@ class Room {
     // Subscribe first, then read where the session stands: nothing committed in between is missed.
     this.#unsubscribe = await this.#options.bus.subscribe(
       sessionChannel(this.#sessionId),
-      (event) => this.#onEvent(event as SessionEvent),
+      (event) => {
+        // The bus edge: an event this node cannot handle is logged and skipped, never thrown.
+        try {
+          this.#onEvent(event as SessionEvent)
+        } catch (error) {
+          this.#options.logger.error({ err: error, event: event.type }, 'a session event failed')
+        }
+      },
     )
     const session = await this.#options.store.sessions.findById(this.#sessionId)
     if (session === undefined) throw new AppError('not_found', 'No chat session has this id.')

@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import type { WsStats } from '../chat/chat.schemas.js'
+import { AppError } from '../errors.js'
 import type { Presence, PresenceChange } from './presence.js'
 import { round2 } from './presence-memory.js'
 
@@ -181,15 +182,34 @@ export class RedisPresence implements Presence {
     })
   }
 
+  /** Everyone online in the session; while Redis is away, those on this node (all it can know). */
   async users(sessionId: string): Promise<ReadonlySet<string>> {
-    const [live, fields] = await Promise.all([
-      this.#liveNodes(),
-      this.#redis.hkeys(this.#key(`chat:presence:${sessionId}`)),
-    ])
-    return distinctUsers(fields, live)
+    try {
+      const [live, fields] = await Promise.all([
+        this.#liveNodes(),
+        this.#redis.hkeys(this.#key(`chat:presence:${sessionId}`)),
+      ])
+      return distinctUsers(fields, live)
+    } catch {
+      return new Set(this.#local.get(sessionId))
+    }
   }
 
   async stats(): Promise<WsStats> {
+    try {
+      return await this.#clusterStats()
+    } catch (error) {
+      throw new AppError(
+        'unavailable',
+        'Counts over every node need Redis, which is not reachable right now.',
+        {
+          cause: error,
+        },
+      )
+    }
+  }
+
+  async #clusterStats(): Promise<WsStats> {
     const live = await this.#liveNodes()
     const [sockets, sessionIds] = await Promise.all([
       this.#redis.hgetall(this.#key('chat:node-sockets')),

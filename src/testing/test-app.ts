@@ -105,6 +105,8 @@ export interface TestAppOptions {
   env?: Record<string, string>
   /** Redis bus and presence under this key prefix (several nodes share one prefix). */
   redisPrefix?: string
+  /** Another way to the test Redis (a proxy a test can cut); default `REDIS_URL`. */
+  redisUrl?: string
   /** Share these between apps to make several nodes in one process. */
   bus?: Bus
   presence?: Presence
@@ -144,7 +146,7 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
   const redis =
     options.redisPrefix === undefined
       ? undefined
-      : createRedisTransport(options.redisPrefix, config)
+      : createRedisTransport(options.redisPrefix, config, options.redisUrl)
   const bus = options.bus ?? redis?.bus ?? new MemoryBus()
   const presence = options.presence ?? redis?.presence ?? new MemoryPresence()
   await redis?.bus.ready()
@@ -189,14 +191,20 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
 export const testRedisUrl = process.env.REDIS_URL
 
 /** A Redis bus and presence for one node of a test cluster; needs `REDIS_URL`. */
-function createRedisTransport(prefix: string, config: Config) {
-  if (testRedisUrl === undefined) throw new Error('Redis tests need REDIS_URL')
+function createRedisTransport(prefix: string, config: Config, url = testRedisUrl) {
+  if (url === undefined) throw new Error('Redis tests need REDIS_URL')
   const logger = createLogger('silent')
-  const options = { url: testRedisUrl, nodeId: config.nodeId, prefix, logger }
+  const options = { url, nodeId: config.nodeId, prefix, logger }
   return {
     bus: new RedisBus(options),
     presence: new RedisPresence({ ...options, nodeTimeoutMs: config.realtime.nodeTimeoutMs }),
   }
+}
+
+/** Where the test Redis listens, for a proxy in front of it. */
+export function redisAddress(): { host: string; port: number } {
+  const parsed = new URL(testRedisUrl ?? 'redis://127.0.0.1:6379')
+  return { host: parsed.hostname, port: Number(parsed.port || 6379) }
 }
 
 /** A signed-in caller of the REST API through `inject()`. */
