@@ -71,6 +71,14 @@ export class RedisBus implements Bus {
       if (!this.#hasBeenDown) return
       this.#hasBeenDown = false
       this.#log.info('redis bus reconnected; catching up from the store')
+      // Every channel this node wants, including those whose SUBSCRIBE failed during the outage
+      // (ioredis resubscribes only what had succeeded). Subscribing twice is harmless.
+      const channels = [...this.#handlers.keys()].map((channel) => this.#prefix + channel)
+      if (channels.length > 0) {
+        this.#subscriber.subscribe(...channels).catch((error: unknown) => {
+          this.#log.warn({ err: error }, 'could not subscribe again after reconnecting')
+        })
+      }
       for (const listener of this.#reconnectListeners) listener()
     })
     this.#subscriber.on('message', (channel: string, payload: string) =>

@@ -314,6 +314,10 @@ describe.runIf(testRedisUrl !== undefined)('nodes while Redis is unreachable', (
     await proxy.cut()
     anaOnA.send({ message_type: 'text', content: 'same node' })
     await samOnA.next('message')
+    // A session that no node had open before the outage: its subscription is made while Redis is away.
+    const later = await ana.createSession({ title: 'during', participant_ids: [kim.id] })
+    const anaLater = await joined(a, ana, later.id)
+    const kimLater = await joined(b, kim, later.id)
     const participants = await a.app.inject({
       url: `/api/v1/chat/sessions/${session.id}/participants`,
       headers: { authorization: `Bearer ${ana.token}` },
@@ -323,8 +327,11 @@ describe.runIf(testRedisUrl !== undefined)('nodes while Redis is unreachable', (
       headers: { authorization: `Bearer ${sam.token}` },
     })
     await proxy.open()
-    // Back together: node b catches up from the store what it missed.
+    // Back together: node b catches up from the store what it missed, and hears the new session live.
     const missed = await kimOnB.next('message', 0, 10_000)
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    anaLater.send({ message_type: 'text', content: 'after the outage' })
+    const live = await kimLater.next('message', 0, 5_000)
 
     expect(participants.statusCode).toBe(200)
     const online = participants.json<Array<{ user_id: string; is_online: boolean }>>()
@@ -337,5 +344,6 @@ describe.runIf(testRedisUrl !== undefined)('nodes while Redis is unreachable', (
     expect(stats.statusCode).toBe(503)
     expect(stats.json()).toMatchObject({ code: 'unavailable' })
     expect(missed).toMatchObject({ content: 'same node', metadata: { seq: 1 } })
+    expect(live).toMatchObject({ content: 'after the outage', metadata: { seq: 1 } })
   }, 20_000)
 })
