@@ -68,17 +68,17 @@ export class RedisBus implements Bus {
       }
     })
     this.#subscriber.on('ready', () => {
-      if (!this.#hasBeenDown) return
-      this.#hasBeenDown = false
-      this.#log.info('redis bus reconnected; catching up from the store')
-      // Every channel this node wants, including those whose SUBSCRIBE failed during the outage
-      // (ioredis resubscribes only what had succeeded). Subscribing twice is harmless.
+      // Every channel this node wants, including those noted while Redis was away (ioredis
+      // resubscribes only what had succeeded). Subscribing twice is harmless.
       const channels = [...this.#handlers.keys()].map((channel) => this.#prefix + channel)
       if (channels.length > 0) {
         this.#subscriber.subscribe(...channels).catch((error: unknown) => {
           this.#log.warn({ err: error }, 'could not subscribe again after reconnecting')
         })
       }
+      if (!this.#hasBeenDown) return
+      this.#hasBeenDown = false
+      this.#log.info('redis bus reconnected; catching up from the store')
       for (const listener of this.#reconnectListeners) listener()
     })
     this.#subscriber.on('message', (channel: string, payload: string) =>
@@ -110,11 +110,14 @@ export class RedisBus implements Bus {
     let handlers = this.#handlers.get(channel)
     if (handlers === undefined) {
       this.#handlers.set(channel, (handlers = new Set()))
-      try {
-        await this.#subscriber.subscribe(this.#prefix + channel)
-      } catch (error) {
-        // Redis is away: ioredis resubscribes on reconnect; this node's own events flow meanwhile.
-        this.#log.debug({ err: error, channel }, 'subscribe deferred until redis is back')
+      // While Redis is away the channel is only noted: the reconnect subscribes to every noted
+      // channel, and this node's own events flow meanwhile. No socket waits for Redis.
+      if (this.#subscriber.status === 'ready') {
+        try {
+          await this.#subscriber.subscribe(this.#prefix + channel)
+        } catch (error) {
+          this.#log.debug({ err: error, channel }, 'subscribe deferred until redis is back')
+        }
       }
     }
     handlers.add(handler)
