@@ -14,6 +14,8 @@ export const WORKLOADS = [
 ] as const
 export type WorkloadName = (typeof WORKLOADS)[number]
 
+export type CpuProfileChoice = 'ours' | 'all' | 'none'
+
 export interface BenchOptions {
   mode: 'full' | 'smoke'
   scale: Scale
@@ -23,8 +25,19 @@ export interface BenchOptions {
   outDir: string
   /** A full run into `bench/results/` also refreshes `docs/benchmarks.md`. */
   updatesDocs: boolean
-  /** With `--cpu-prof`: every server child writes a V8 CPU profile here, summarised in the report. */
+  /**
+   * Which server children run under `node --cpu-prof`: ours (the default of a full run, so the
+   * report can say where our server's time went), every server, or none. Baselines stay
+   * unprofiled unless asked for, so the figures the ratios divide by are not slowed by the profiler.
+   */
+  cpuProfile: CpuProfileChoice
+  /** Where profiled children write their V8 CPU profiles; undefined when none is profiled. */
   cpuProfileDir: string | undefined
+  /**
+   * Git revisions of our server to measure beside the working tree's build, on the same
+   * workloads (`--compare`): each is built once, in a temporary worktree.
+   */
+  compare: string[]
   postgresUrl: string
   redisUrl: string
   /** How the run was asked for, for the report. */
@@ -40,7 +53,13 @@ export const USAGE = `npm run bench -- [options]
   --out <dir>           where the report goes (default bench/results; docs/benchmarks.md is
                         refreshed only by a full run into the default folder)
   --workers <n>         load-generator processes for the throughput workloads
-  --cpu-prof            run every server child with node --cpu-prof and summarise the profiles
+  --compare <rev>       also measure our server built at a git revision (a commit, tag or branch),
+                        beside the current build on the same workloads; repeat it or give a
+                        comma-separated list. Each is built once in a temporary git worktree.
+  --cpu-prof            run our server under node --cpu-prof and say in the report where its time
+                        went (the default of a full run; baselines are left unprofiled)
+  --cpu-prof-all        profile the baselines too
+  --no-cpu-prof         profile nothing (the default of --smoke)
 
 Environment: BENCH_POSTGRES_URL (default DATABASE_URL, else postgres://postgres@127.0.0.1:5432/test),
 BENCH_REDIS_URL (default REDIS_URL, else redis://127.0.0.1:6379).`
@@ -60,7 +79,10 @@ export function parseBenchOptions(
       db: { type: 'string', default: 'both' },
       out: { type: 'string' },
       workers: { type: 'string' },
+      compare: { type: 'string', multiple: true, default: [] },
       'cpu-prof': { type: 'boolean', default: false },
+      'cpu-prof-all': { type: 'boolean', default: false },
+      'no-cpu-prof': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -76,6 +98,7 @@ export function parseBenchOptions(
     scale.workers = workers
   }
   const outDir = path.resolve(values.out ?? DEFAULT_OUT)
+  const cpuProfile = parseCpuProfile(mode, values)
   return {
     mode,
     scale,
@@ -83,14 +106,43 @@ export function parseBenchOptions(
     databases: parseDatabases(values.db),
     outDir,
     updatesDocs: mode === 'full' && outDir === DEFAULT_OUT,
-    cpuProfileDir: values['cpu-prof']
-      ? path.join(outDir, 'profiles', new Date().toISOString().replace(/[:.]/g, '-'))
-      : undefined,
+    cpuProfile,
+    cpuProfileDir:
+      cpuProfile === 'none'
+        ? undefined
+        : path.join(outDir, 'profiles', new Date().toISOString().replace(/[:.]/g, '-')),
+    compare: parseRevisions(values.compare),
     postgresUrl:
       env.BENCH_POSTGRES_URL ?? env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
     redisUrl: env.BENCH_REDIS_URL ?? env.REDIS_URL ?? 'redis://127.0.0.1:6379',
     command: ['npm run bench', ...(argv.length > 0 ? ['--', ...argv] : [])].join(' '),
   }
+}
+
+function parseCpuProfile(
+  mode: BenchOptions['mode'],
+  flags: { 'cpu-prof': boolean; 'cpu-prof-all': boolean; 'no-cpu-prof': boolean },
+): CpuProfileChoice {
+  const given = [flags['cpu-prof'], flags['cpu-prof-all'], flags['no-cpu-prof']].filter(Boolean)
+  if (given.length > 1) {
+    throw new Error('--cpu-prof, --cpu-prof-all and --no-cpu-prof exclude one another.')
+  }
+  if (flags['cpu-prof-all']) return 'all'
+  if (flags['cpu-prof']) return 'ours'
+  if (flags['no-cpu-prof']) return 'none'
+  return mode === 'full' ? 'ours' : 'none'
+}
+
+/** `--compare a --compare b,c` → `[a, b, c]`, each once. */
+function parseRevisions(given: string[]): string[] {
+  const revisions = given.flatMap((list) => list.split(',')).map((rev) => rev.trim())
+  for (const rev of revisions) {
+    // A revision is handed to git as an argument: nothing that could read as an option.
+    if (rev === '' || rev.startsWith('-')) {
+      throw new Error(`--compare: "${rev}" is not a git revision.`)
+    }
+  }
+  return [...new Set(revisions)]
 }
 
 function parseWorkloads(only: string | undefined): WorkloadName[] {

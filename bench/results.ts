@@ -1,3 +1,5 @@
+import type { CpuProfileChoice } from './options.js'
+import type { ComparedRevision } from './servers/server-build.js'
 import type { ServerKind, SessionShape } from './servers/server-driver.js'
 
 /** Everything a run measured; written as `<stamp>.raw.json` beside the report it is drawn from. */
@@ -7,6 +9,10 @@ export interface ServerInfo {
   label: string
   kind: ServerKind
   nodes: number
+  /** Of our server built at another revision (`--compare`): its short commit. */
+  build?: string
+  /** Ran under `node --cpu-prof`, which costs it a little CPU. */
+  profiled: boolean
 }
 
 /** One measurement window of steady sending. */
@@ -22,6 +28,12 @@ export interface Measured {
   p99Ms: number
   maxMs: number
   sent: number
+  /**
+   * Sends the server refused with an `error` frame of code `unavailable` (busy: too many sends
+   * waiting for the store). Nothing is owed for them, so they are not lost; a step with any fails.
+   */
+  refused: number
+  /** Deliveries owed: every socket of the session, per send that was not refused. */
   expected: number
   delivered: number
   lost: number
@@ -32,6 +44,11 @@ export interface Measured {
   closes: Record<string, number>
   /** CPU of the server processes, in cores (1 = one core busy), summed over nodes. */
   serverCores: number
+  /**
+   * CPU of the busiest node's main thread, where Node.js runs JavaScript: at 1.00 its event loop
+   * never waited, and more cores would not help that node.
+   */
+  eventLoopCores: number
   /** CPU of the proxy in front of the nodes (nginx: master and workers), in cores; absent without one. */
   proxyCores?: number
   /** CPU of the load generator (all its processes), in cores. */
@@ -41,6 +58,12 @@ export interface Measured {
    * where used, and anything else running. What the first three leave over is noise.
    */
   machineCores: number
+  /**
+   * CPU of the shared services on this machine, in cores, by process name (`postgres`,
+   * `redis-server`), read from `/proc`; a name is present when such processes ran. It includes
+   * whatever else used them meanwhile.
+   */
+  serviceCores: Record<string, number>
   serverRssBytes: number
 }
 
@@ -58,8 +81,23 @@ export interface SteadyResult {
 
 export interface SaturationStep extends Measured {
   passed: boolean
-  /** Why the step failed: p99 over the limit, lost deliveries, … */
+  /** Why the step failed: p99 over the limit, lost deliveries, refused sends, … */
   failure?: string
+  /** After a failed step: how the server was let drain its backlog before the next step. */
+  recovery?: StepRecovery
+}
+
+export interface StepRecovery {
+  /** From the end of the step's drain to the start of the next step, the rest included. */
+  waitedMs: number
+  /** Deliveries of the failed step that arrived meanwhile (its drain had counted them lost). */
+  lateDeliveries: number
+  /** Deliveries still owed when waiting stopped (0: every one arrived). */
+  stillOwed: number
+  /** Server CPU, in cores, over the last poll before the rest. */
+  serverCores: number
+  /** Whether everything owed arrived and the server went quiet before the cooldown ran out. */
+  drained: boolean
 }
 
 export interface SaturationResult {
@@ -104,6 +142,12 @@ export interface HistoryResult {
 
 export type HistoryQueryKind = 'newest page' | 'offset deep' | 'cursor deep'
 
+export interface ProfileRun {
+  workload: string
+  server: ServerInfo
+  files: string[]
+}
+
 export interface NotRun {
   workload: string
   server: string
@@ -125,6 +169,12 @@ export interface BenchResults {
   command: string
   /** Which server code was measured: commit, and whether `src/` had uncommitted changes. */
   revision: string
+  /** Revisions of our server measured beside it (`--compare`); their rows carry `build`. */
+  compared: ComparedRevision[]
+  /** Which servers ran under `node --cpu-prof`. */
+  cpuProfile: CpuProfileChoice
+  /** The profile files each server run wrote (one per node), by workload. */
+  profileRuns: ProfileRun[]
   machine: MachineInfo
   fanOut: SteadyResult[]
   group: SteadyResult[]

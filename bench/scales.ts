@@ -24,7 +24,14 @@ export interface SaturationSpec {
   warmupMs: number
   stepMs: number
   drainMs: number
-  /** A step fails when its p99 goes over this, or when any delivery is lost. */
+  /**
+   * After a failed step, how long at most to wait for the server to work off its backlog (every
+   * delivery owed has arrived and its CPU has gone quiet) before the next step starts anyway.
+   */
+  cooldownMs: number
+  /** Idle time after that wait, before the next step. */
+  restMs: number
+  /** A step fails when its p99 goes over this, when any delivery is lost or any send refused. */
   p99LimitMs: number
 }
 
@@ -71,6 +78,8 @@ const FULL_SATURATION: SaturationSpec = {
   warmupMs: 2_000,
   stepMs: 5_000,
   drainMs: 2_000,
+  cooldownMs: 20_000,
+  restMs: 1_000,
   p99LimitMs: 100,
 }
 
@@ -116,6 +125,8 @@ const SMOKE_SATURATION: SaturationSpec = {
   stepMs: 500,
   // Waiting ends as soon as everything owed has arrived; the margin is for a busy CI machine.
   drainMs: 3_000,
+  cooldownMs: 3_000,
+  restMs: 200,
   p99LimitMs: 100,
 }
 

@@ -2,16 +2,24 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import type { BenchOptions } from './options.js'
+import { listCpuProfiles } from './profile/cpu-profile.js'
 import { describeMachine, describeRevision } from './report/machine.js'
 import type { BenchResults, NotRun } from './results.js'
 import { BaselineDriver } from './servers/baseline-driver.js'
 import { isPostgresReachable, type DatabaseKind } from './servers/bench-database.js'
-import { OursDriver } from './servers/ours-driver.js'
-import { snapshotServerBuild } from './servers/server-build.js'
+import { OursDriver, type OursOptions } from './servers/ours-driver.js'
+import {
+  buildRevision,
+  resolveRevision,
+  snapshotServerBuild,
+  type ComparedRevision,
+  type ServerBuild,
+} from './servers/server-build.js'
 import type { DriverOptions, ServerDriver } from './servers/server-driver.js'
 import type { WorkloadContext } from './workloads/context.js'
 import { runHistory } from './workloads/history.js'
 import { runIdle } from './workloads/idle.js'
+import { serverInfo } from './workloads/measure.js'
 import { nginxRowsProblem } from './workloads/nginx.js'
 import { runSaturation } from './workloads/saturation.js'
 import { runScaleOut } from './workloads/scale-out.js'
@@ -24,16 +32,28 @@ import { runSteady } from './workloads/steady.js'
 const OUR_NODES = 3
 const SOCKET_IO_NODES = 2
 
+/** One build of our server the run measures: the working tree's, or a compared revision's. */
+interface OurBuild {
+  cli: string
+  /** The compared revision's short commit; undefined for the working tree's build. */
+  short: string | undefined
+}
+
 /**
  * Runs the chosen workloads against every server, one server at a time: each run starts its own
  * server process with its own database, so no run inherits another's memory or data. A run that
  * fails becomes a "not run" row with the reason, and the rest carry on.
+ *
+ * With `--compare`, each revision's build of our server runs right after the current build's, on
+ * every workload ours runs, so a change's before and after come from the same run.
  */
 export async function runSuite(
   options: BenchOptions,
   log: (line: string) => void,
 ): Promise<BenchResults> {
   const startedAt = new Date().toISOString()
+  // A revision git does not know is a mistake on the command line: say so before anything runs.
+  const revisions = options.compare.map((rev) => resolveRevision(rev))
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'swipesavvy-bench-'))
   const results: BenchResults = {
     startedAt,
@@ -41,6 +61,9 @@ export async function runSuite(
     mode: options.mode,
     command: options.command,
     revision: describeRevision(),
+    compared: [],
+    cpuProfile: options.cpuProfile,
+    profileRuns: [],
     machine: describeMachine(),
     fanOut: [],
     group: [],
@@ -57,35 +80,63 @@ export async function runSuite(
     log(`  not run: ${row.workload} on ${row.server}: ${row.reason}`)
   }
   const context: WorkloadContext = { scale: options.scale, log, skip }
-  if (options.cpuProfileDir !== undefined) fs.mkdirSync(options.cpuProfileDir, { recursive: true })
-  const driverOptions: DriverOptions = { workDir, cpuProfileDir: options.cpuProfileDir }
+  const profileDir = options.cpuProfileDir
+  if (profileDir !== undefined) fs.mkdirSync(profileDir, { recursive: true })
+  // Ours is profiled unless --no-cpu-prof; the baselines only with --cpu-prof-all.
+  const oursOptions: DriverOptions = { workDir, cpuProfileDir: profileDir }
+  const baselineOptions: DriverOptions = {
+    workDir,
+    cpuProfileDir: options.cpuProfile === 'all' ? profileDir : undefined,
+  }
   const build = snapshotServerBuild()
+  const comparedBuilds: ServerBuild[] = []
 
   try {
+    const ourBuilds: OurBuild[] = [{ cli: build.cli, short: undefined }]
+    for (const revision of revisions) {
+      const built = buildComparedRevision(revision, log, skip)
+      if (built === undefined) continue
+      comparedBuilds.push(built)
+      results.compared.push(revision)
+      ourBuilds.push({ cli: built.cli, short: revision.short })
+    }
     const databases = await usableDatabases(options, skip)
-    const ours = databases.map(
-      (database) =>
-        new OursDriver({
-          ...driverOptions,
-          cli: build.cli,
-          database,
-          postgresUrl: options.postgresUrl,
-          maxUsers: options.scale.maxUsers,
-        }),
-    )
+    /** Our server on `database`: the current build, then each compared one. */
+    const oursOn = (database: DatabaseKind, extra: Partial<OursOptions> = {}) =>
+      ourBuilds.map(
+        ({ cli, short }) =>
+          new OursDriver({
+            ...oursOptions,
+            cli,
+            ...(short !== undefined && { build: short }),
+            database,
+            postgresUrl: options.postgresUrl,
+            maxUsers: options.scale.maxUsers,
+            ...extra,
+          }),
+      )
+    const ours = databases.flatMap((database) => oursOn(database))
     const baselines = [
-      new BaselineDriver({ ...driverOptions, kind: 'bare-ws' }),
-      new BaselineDriver({ ...driverOptions, kind: 'socket.io' }),
+      new BaselineDriver({ ...baselineOptions, kind: 'bare-ws' }),
+      new BaselineDriver({ ...baselineOptions, kind: 'socket.io' }),
     ]
     const everyServer: ServerDriver[] = [...ours, ...baselines]
     const attempt = async (workload: string, driver: ServerDriver, work: () => Promise<void>) => {
       log(`${workload}: ${driver.label}`)
+      const earlierProfiles = new Set(profileDir === undefined ? [] : listCpuProfiles(profileDir))
       try {
         await work()
       } catch (error) {
         const reason = error instanceof Error ? error.message : String(error)
         skip({ workload, server: driver.id, reason: reason.split('\n')[0]! })
         log(error instanceof Error ? (error.stack ?? reason) : reason)
+      }
+      // Each server process writes its profile as it exits, which `stop` waits for.
+      if (profileDir !== undefined && driver.isProfiled) {
+        const files = listCpuProfiles(profileDir).filter((file) => !earlierProfiles.has(file))
+        if (files.length > 0) {
+          results.profileRuns.push({ workload, server: serverInfo(driver), files })
+        }
       }
     }
 
@@ -114,7 +165,8 @@ export async function runSuite(
         case 'idle':
           // Memory per socket hardly depends on the database: the embedded default stands for ours.
           for (const count of options.scale.idle.socketCounts) {
-            for (const driver of [...ours.slice(0, 1), ...baselines]) {
+            const oursIdle = ours.filter((driver) => driver.options.database === databases[0])
+            for (const driver of [...oursIdle, ...baselines]) {
               await attempt(`idle ${count}`, driver, async () => {
                 results.idle.push(await runIdle(driver, count, options.scale.idle, context))
               })
@@ -131,18 +183,13 @@ export async function runSuite(
         case 'scale-out': {
           const many: ServerDriver[] = [
             new BaselineDriver({
-              ...driverOptions,
+              ...baselineOptions,
               kind: 'socket.io',
               nodes: SOCKET_IO_NODES,
               redisUrl: options.redisUrl,
             }),
-            new OursDriver({
-              ...driverOptions,
-              cli: build.cli,
-              // Several nodes share one database: PostgreSQL is what that is for.
-              database: databases.includes('postgres') ? 'postgres' : (databases[0] ?? 'sqlite'),
-              postgresUrl: options.postgresUrl,
-              maxUsers: options.scale.maxUsers,
+            // Several nodes share one database: PostgreSQL is what that is for.
+            ...oursOn(databases.includes('postgres') ? 'postgres' : (databases[0] ?? 'sqlite'), {
               nodes: OUR_NODES,
               redisUrl: options.redisUrl,
             }),
@@ -163,20 +210,12 @@ export async function runSuite(
         }
         case 'nginx': {
           // Always PostgreSQL, whatever --db says: several nodes need a database they can share.
-          // One node with the clients on it, then three behind nginx; both over Redis.
-          const pair = [1, OUR_NODES].map(
-            (nodes) =>
-              new OursDriver({
-                ...driverOptions,
-                cli: build.cli,
-                database: 'postgres',
-                postgresUrl: options.postgresUrl,
-                maxUsers: options.scale.maxUsers,
-                nodes,
-                redisUrl: options.redisUrl,
-                behindNginx: nodes > 1,
-              }),
+          // One node with the clients on it, then three behind nginx; both over Redis. Each
+          // compared build gets its pair after the current build's.
+          const [one, three] = [1, OUR_NODES].map((nodes) =>
+            oursOn('postgres', { nodes, redisUrl: options.redisUrl, behindNginx: nodes > 1 }),
           )
+          const pair = one!.flatMap((driver, index) => [driver, three![index]!])
           const problem = await nginxRowsProblem(options.postgresUrl, options.redisUrl)
           if (problem !== undefined) {
             for (const driver of pair) skip({ workload, server: driver.id, reason: problem })
@@ -201,10 +240,30 @@ export async function runSuite(
     }
   } finally {
     build.dispose()
+    for (const compared of comparedBuilds) compared.dispose()
     fs.rmSync(workDir, { recursive: true, force: true })
   }
   results.finishedAt = new Date().toISOString()
   return results
+}
+
+/** A compared revision's build, or undefined (its rows say why under "Not run") if it fails. */
+function buildComparedRevision(
+  revision: ComparedRevision,
+  log: (line: string) => void,
+  skip: (row: NotRun) => void,
+): ServerBuild | undefined {
+  log(`building @${revision.short} (${revision.subject}) in a temporary git worktree`)
+  const started = performance.now()
+  try {
+    const built = buildRevision(revision, log)
+    log(`  @${revision.short} built in ${((performance.now() - started) / 1_000).toFixed(0)} s`)
+    return built
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error)
+    skip({ workload: 'all', server: `ours@${revision.short}`, reason })
+    return undefined
+  }
 }
 
 /** The databases asked for that answer; PostgreSQL's rows say why when it does not. */

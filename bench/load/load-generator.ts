@@ -9,6 +9,7 @@ const WORKER_SCRIPT = path.join(import.meta.dirname, 'load-worker.js')
 /** A measurement window summed over every worker. */
 export interface WindowResult {
   sent: number
+  refused: number
   expected: number
   delivered: number
   lost: number
@@ -111,10 +112,19 @@ export class LoadGenerator {
     for (const window of windows) latency.merge(LatencyHistogram.fromSparse(window.latency))
     const total = (
       field:
-        'sent' | 'expected' | 'delivered' | 'lost' | 'duplicates' | 'late' | 'unknown' | 'skipped',
+        | 'sent'
+        | 'refused'
+        | 'expected'
+        | 'delivered'
+        | 'lost'
+        | 'duplicates'
+        | 'late'
+        | 'unknown'
+        | 'skipped',
     ) => windows.reduce((sum, window) => sum + window[field], 0)
     return {
       sent: total('sent'),
+      refused: total('refused'),
       expected: total('expected'),
       delivered: total('delivered'),
       lost: total('lost'),
@@ -128,6 +138,22 @@ export class LoadGenerator {
       elapsedMs: Math.max(...windows.map((window) => window.elapsedMs)),
       durationMs,
       cpuMicros: sumCpu(replies) + cpuMicrosSince(cpuBefore),
+    }
+  }
+
+  /**
+   * Deliveries that closed windows counted lost and that are still owed, summed over the workers,
+   * and how many of theirs arrived since the last window closed: a server still working off a
+   * backlog keeps delivering them.
+   */
+  async owed(): Promise<{ owed: number; arrived: number }> {
+    const replies = await Promise.all(
+      this.#workers.map((worker) => worker.request({ type: 'owed' })),
+    )
+    const counts = replies.map((reply) => expectReply(reply, 'owed'))
+    return {
+      owed: counts.reduce((sum, reply) => sum + reply.owed, 0),
+      arrived: counts.reduce((sum, reply) => sum + reply.arrived, 0),
     }
   }
 

@@ -106,6 +106,16 @@ class LoadWorker {
     return { type: 'window', ...report, cpuMicros: 0 }
   }
 
+  /** Deliveries closed windows still miss, and how many of theirs arrived since the last one. */
+  async owed(): Promise<WorkerReply> {
+    return {
+      type: 'owed',
+      owed: this.#ledger.owedFromClosed,
+      arrived: this.#ledger.arrivedSinceClose,
+      cpuMicros: 0,
+    }
+  }
+
   async close(): Promise<WorkerReply> {
     this.#isClosing = true
     const closed = this.#clients.map(
@@ -123,6 +133,7 @@ class LoadWorker {
     )
     await Promise.all(closed)
     this.#clients = []
+    this.#ledger.forgetOwed()
     return { type: 'closed', cpuMicros: 0 }
   }
 
@@ -191,6 +202,14 @@ class LoadWorker {
           summary.clientMessageId === undefined ? -1 : parseInt(summary.clientMessageId, 36)
         ledger.recordDelivery(index, slot, performance.now())
       } else if (summary.kind === 'error') {
+        // A busy server refuses a send by name: nothing is owed for it, and it is not an error.
+        if (
+          summary.code === 'unavailable' &&
+          summary.clientMessageId !== undefined &&
+          ledger.recordRefusal(parseInt(summary.clientMessageId, 36))
+        ) {
+          return
+        }
         const code = summary.code ?? 'unknown'
         this.#errors[code] = (this.#errors[code] ?? 0) + 1
       }
@@ -237,7 +256,9 @@ process.on('message', (command: WorkerCommand) => {
       ? worker.open(command)
       : command.type === 'run'
         ? worker.run(command)
-        : worker.close()
+        : command.type === 'owed'
+          ? worker.owed()
+          : worker.close()
   handled.then(reply, (error: unknown) =>
     reply({
       type: 'failed',

@@ -71,7 +71,7 @@ const QUOTE = 0x22
 
 export interface ServerFrameSummary {
   kind: FrameKind
-  /** Of a `message`: the `client_message_id` it echoes. */
+  /** Of a `message`: the `client_message_id` it echoes; of an `error`, the send it refuses. */
   clientMessageId?: string
   /** Of an `error`: its code. */
   code?: string
@@ -88,7 +88,13 @@ export function readFrame(frame: Buffer): ServerFrameSummary {
     return { kind: 'message', clientMessageId: readString(frame, CLIENT_MESSAGE_ID_MARK) }
   }
   if (frame.indexOf(PONG_MARK) !== -1) return { kind: 'pong' }
-  if (frame.indexOf(ERROR_MARK) !== -1) return { kind: 'error', code: readString(frame, CODE_MARK) }
+  if (frame.indexOf(ERROR_MARK) !== -1) {
+    return {
+      kind: 'error',
+      code: readString(frame, CODE_MARK),
+      clientMessageId: readString(frame, CLIENT_MESSAGE_ID_MARK),
+    }
+  }
   return { kind: 'other' }
 }
 

@@ -26,11 +26,15 @@ export type WorkerCommand =
       timeoutMs: number
     }
   | { type: 'run'; ratePerSecond: number; durationMs: number; drainMs: number }
+  /** How much of what closed windows counted lost is still owed (a server working off a backlog). */
+  | { type: 'owed' }
   | { type: 'close' }
 
 /** Counts of a measurement window as they cross the IPC channel. */
 export interface WindowReport {
   sent: number
+  /** Sends the server refused as busy (an `error` frame of code `unavailable` naming the send). */
+  refused: number
   expected: number
   delivered: number
   lost: number
@@ -40,7 +44,7 @@ export interface WindowReport {
   latency: SparseHistogram
   /** Sends skipped because the socket was no longer open. */
   skipped: number
-  /** `error` frames received, by their code. */
+  /** `error` frames received, by their code, refusals of a send excepted. */
   errors: Record<string, number>
   /** Sockets the server closed during the window, by close code. */
   closes: Record<string, number>
@@ -50,6 +54,7 @@ export interface WindowReport {
 export type WorkerReply = (
   | { type: 'opened'; sockets: number; failures: Record<string, number>; elapsedMs: number }
   | ({ type: 'window' } & WindowReport)
+  | { type: 'owed'; owed: number; arrived: number }
   | { type: 'closed' }
   | { type: 'failed'; error: string }
 ) & {

@@ -1,5 +1,6 @@
 import fs from 'node:fs'
 import path from 'node:path'
+import type { ProfileRun, ServerInfo } from '../results.js'
 
 /** The parts of a V8 `.cpuprofile` (what `node --cpu-prof` writes) that a summary needs. */
 interface CpuProfile {
@@ -32,6 +33,26 @@ export interface ProfileSummary {
   topFunctions: FunctionCost[]
   /** Self time summed by package (or by folder, for our own code). */
   byModule: Array<{ module: string; selfMs: number; selfShare: number }>
+  /** Busy time in a few readable buckets (see `bucketOf`), in ms; they add up to the busy time. */
+  buckets: Record<CostBucket, number>
+}
+
+/**
+ * Where a server's busy time goes, in words a reader of the report knows: the embedded database,
+ * the PostgreSQL client, writing frames to sockets, the garbage collector, our own code, and the
+ * rest (frameworks, Node.js internals, parsing frames, V8's own work).
+ */
+export const COST_BUCKETS = ['SQLite', 'pg', 'socket writes', 'GC', 'our code', 'other'] as const
+export type CostBucket = (typeof COST_BUCKETS)[number]
+
+/** How the report names each bucket. */
+export const BUCKET_LABELS: Record<CostBucket, string> = {
+  SQLite: 'SQLite (better-sqlite3)',
+  pg: 'PostgreSQL client (pg)',
+  'socket writes': 'socket writes (ws, writev)',
+  GC: 'garbage collection',
+  'our code': 'our code',
+  other: 'other',
 }
 
 const IDLE = '(idle)'
@@ -45,6 +66,14 @@ const GC = '(garbage collector)'
 export function summariseCpuProfile(file: string, top = 15): ProfileSummary {
   const profile = JSON.parse(fs.readFileSync(file, 'utf8')) as CpuProfile
   const byId = new Map(profile.nodes.map((node) => [node.id, node]))
+  const parentOf = new Map<number, number>()
+  for (const node of profile.nodes) {
+    for (const child of node.children ?? []) parentOf.set(child, node.id)
+  }
+  const bucketMicros = Object.fromEntries(COST_BUCKETS.map((bucket) => [bucket, 0])) as Record<
+    CostBucket,
+    number
+  >
   const selfMicros = new Map<string, { name: string; location: string; micros: number }>()
   let idleMicros = 0
   let gcMicros = 0
@@ -60,6 +89,7 @@ export function summariseCpuProfile(file: string, top = 15): ProfileSummary {
       return
     }
     if (frame.functionName === GC) gcMicros += micros
+    bucketMicros[bucketOf(id, byId, parentOf)] += micros
     const location = describeLocation(frame.url, frame.lineNumber)
     const name = frame.functionName || '(anonymous)'
     const key = `${name} ${location}`
@@ -93,7 +123,87 @@ export function summariseCpuProfile(file: string, top = 15): ProfileSummary {
         selfMs: micros / 1_000,
         selfShare: micros / busyMicros,
       })),
+    buckets: Object.fromEntries(
+      COST_BUCKETS.map((bucket) => [bucket, bucketMicros[bucket] / 1_000]),
+    ) as Record<CostBucket, number>,
   }
+}
+
+/**
+ * The bucket of a sample. Native functions (a socket's `writev`, a SQLite statement's `run`) have
+ * no script of their own: they are charged to the nearest caller that has one, so `writev` under
+ * `node:internal/stream_base_commons` is a socket write.
+ */
+function bucketOf(
+  id: number,
+  byId: Map<number, CpuProfile['nodes'][number]>,
+  parentOf: Map<number, number>,
+): CostBucket {
+  for (let at: number | undefined = id; at !== undefined; at = parentOf.get(at)) {
+    const frame = byId.get(at)?.callFrame
+    if (frame === undefined) break
+    if (frame.functionName === GC) return 'GC'
+    if (frame.url === '') {
+      // (program), (root): V8's own work, not a native function called from a script.
+      if (frame.functionName.startsWith('(')) return 'other'
+      continue
+    }
+    return bucketOfScript(frame.url)
+  }
+  return 'other'
+}
+
+function bucketOfScript(url: string): CostBucket {
+  const file = url.replace(/^file:\/\//, '')
+  const packages = file.lastIndexOf('/node_modules/')
+  if (packages !== -1) {
+    const inPackage = file.slice(packages + '/node_modules/'.length)
+    if (
+      inPackage.startsWith('better-sqlite3/') ||
+      /^kysely\/.*\/dialect\/sqlite\//.test(inPackage)
+    ) {
+      return 'SQLite'
+    }
+    if (/^pg(-[a-z]+)?\//.test(inPackage) || /^kysely\/.*\/dialect\/postgres\//.test(inPackage)) {
+      return 'pg'
+    }
+    if (/^(ws\/lib\/(sender|buffer-util)\.js|bufferutil\/)/.test(inPackage)) return 'socket writes'
+    return 'other'
+  }
+  if (
+    /^node:(net|internal\/stream_base_commons|internal\/streams\/writable)$/.test(file) ||
+    file === 'node:internal/net'
+  ) {
+    return 'socket writes'
+  }
+  // Our own code, as built: `…/dist/<copy>/src/…`. The store's driver files are where a
+  // statement runs (its native time is charged to them), so they count as their database.
+  const ours = /\/dist\/(?:bench-server-[^/]+\/)?src\/(.*)$/.exec(file)?.[1]
+  if (ours !== undefined) {
+    if (/^store\/sqlite[^/]*\.js$/.test(ours)) return 'SQLite'
+    if (/^store\/postgres[^/]*\.js$/.test(ours)) return 'pg'
+    return 'our code'
+  }
+  return 'other'
+}
+
+/** The shares of `buckets` in the busy time, largest first. */
+export function bucketShares(
+  buckets: Record<CostBucket, number>,
+): Array<{ bucket: CostBucket; ms: number; share: number }> {
+  const busy = COST_BUCKETS.reduce((sum, bucket) => sum + buckets[bucket], 0)
+  return COST_BUCKETS.map((bucket) => ({
+    bucket,
+    ms: buckets[bucket],
+    share: busy <= 0 ? 0 : buckets[bucket] / busy,
+  })).sort((a, b) => b.share - a.share)
+}
+
+/** Sums the buckets of several profiles (the nodes of one many-node server). */
+export function addBuckets(all: Array<Record<CostBucket, number>>): Record<CostBucket, number> {
+  return Object.fromEntries(
+    COST_BUCKETS.map((bucket) => [bucket, all.reduce((sum, one) => sum + one[bucket], 0)]),
+  ) as Record<CostBucket, number>
 }
 
 /** A short place for a URL: `ws/lib/sender.js:120`, `src/realtime/hub.js:88`, `node:net`. */
@@ -122,6 +232,27 @@ function moduleOf(location: string): string {
   const parts = location.split(':')[0]!.split('/')
   if (parts[0] === 'src' || parts[0] === 'bench') return parts.slice(0, 2).join('/')
   return parts[0]!.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!
+}
+
+/** The profiles of one server run (one per node), summed into one account of where time went. */
+export interface RunProfile {
+  workload: string
+  server: ServerInfo
+  processes: ProfileSummary[]
+  /** Time the processes were not idle, summed over them, in ms. */
+  busyMs: number
+  buckets: Record<CostBucket, number>
+}
+
+export function summariseRun(run: ProfileRun): RunProfile {
+  const processes = run.files.map((file) => summariseCpuProfile(file))
+  return {
+    workload: run.workload,
+    server: run.server,
+    processes,
+    busyMs: processes.reduce((sum, process) => sum + process.durationMs - process.idleMs, 0),
+    buckets: addBuckets(processes.map((process) => process.buckets)),
+  }
 }
 
 /** Every `.cpuprofile` in `dir`, newest last. */

@@ -45,7 +45,7 @@ export function renderChart(results: BenchResults): string {
         value: row.held?.deliveredPerSecond ?? 0,
         text: row.held === undefined ? 'no step held' : `${count(row.held.deliveredPerSecond)}/s`,
         colour: colour(row.server),
-        opacity: 1,
+        opacity: shade(row.server),
       },
     ],
   }))
@@ -63,7 +63,7 @@ export function renderChart(results: BenchResults): string {
           value: row.measured.p99Ms,
           text: `${workload} ${ms(row.measured.p99Ms)} ms`,
           colour: colour(server),
-          opacity: workload === 'fan-out' ? 1 : 0.55,
+          opacity: (workload === 'fan-out' ? 1 : 0.55) * shade(server),
         },
       ]
     }),
@@ -148,6 +148,11 @@ function title(y: number, text: string): string {
 
 function colour(server: ServerInfo): string {
   return COLOURS[server.kind]
+}
+
+/** A compared build (`--compare`) is drawn paler than the current one. */
+function shade(server: ServerInfo): number {
+  return server.build === undefined ? 1 : 0.45
 }
 
 function uniqueServers(servers: ServerInfo[]): ServerInfo[] {

@@ -1,3 +1,5 @@
+import type { StepRecovery } from '../results.js'
+
 /** Number formats shared by the report's tables, targets and chart. */
 
 export function count(value: number): string {
@@ -38,4 +40,17 @@ export function kibibytes(bytes: number): string {
 export function tally(record: Record<string, number>): string {
   const entries = Object.entries(record)
   return entries.length === 0 ? '–' : entries.map(([key, value]) => `${value} × ${key}`).join(', ')
+}
+
+/** After a failed saturation step: `drained, next step after 3.2 s (…)`, or why waiting stopped. */
+export function describeRecovery(recovery: StepRecovery): string {
+  const late =
+    recovery.lateDeliveries > 0
+      ? ` (${recovery.lateDeliveries.toLocaleString('en')} late deliveries arrived)`
+      : ''
+  const waited = `${(recovery.waitedMs / 1_000).toFixed(1)} s`
+  return recovery.drained
+    ? `drained, next step after ${waited}${late}`
+    : `cooldown ran out after ${waited}${late}: ` +
+        `${recovery.stillOwed.toLocaleString('en')} deliveries still owed, server at ${recovery.serverCores.toFixed(2)} cores`
 }

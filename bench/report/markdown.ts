@@ -1,18 +1,35 @@
-import type { ProfileSummary } from '../profile/cpu-profile.js'
+import {
+  BUCKET_LABELS,
+  COST_BUCKETS,
+  bucketShares,
+  type RunProfile,
+} from '../profile/cpu-profile.js'
 import type { BenchResults, IdleResult, SaturationResult, SteadyResult } from '../results.js'
-import { cores, count, kibibytes, mebibytes, ms, ratio, seconds, tally } from './format.js'
-import { checkTargets, nginxPair } from './targets.js'
+import {
+  cores,
+  count,
+  describeRecovery,
+  kibibytes,
+  mebibytes,
+  ms,
+  ratio,
+  seconds,
+  tally,
+} from './format.js'
+import { checkTargets, nginxPair, type TargetCheck } from './targets.js'
 
 export interface MarkdownOptions {
   /** How the report refers to its chart (a path relative to the Markdown file). */
   chartPath: string
-  /** Summaries of the server CPU profiles, when the run was made with `--cpu-prof`. */
-  profiles?: ProfileSummary[]
+  /** The server CPU profiles of the run, summarised per server run (none without `--cpu-prof`). */
+  profiles?: RunProfile[]
 }
 
 /** The report: targets first, then one table per workload, then the details behind them. */
 export function renderMarkdown(results: BenchResults, options: MarkdownOptions): string {
   const { machine } = results
+  const profiles = options.profiles ?? []
+  const targets = checkTargets(results, profiles)
   const lines: string[] = [
     `# Benchmarks${results.mode === 'smoke' ? ' (smoke run: tiny sizes, figures mean nothing)' : ''}`,
     '',
@@ -25,23 +42,27 @@ export function renderMarkdown(results: BenchResults, options: MarkdownOptions):
     'How to read the figures: a *delivery* is one message frame reaching one socket; every socket of ' +
       "the session gets one, the sender's included. Latency is end to end, from the send to each " +
       'delivery, over every delivery. *Lost* counts deliveries still missing after the drain; ' +
-      '*dup* counts a socket receiving a message twice. CPU is in cores (1.00 = one core busy): the ' +
+      '*dup* counts a socket receiving a message twice; *refused* counts sends the server turned ' +
+      'down as busy (an `error` frame of code `unavailable`), which owe no delivery. CPU is in cores (1.00 = one core busy): the ' +
       "server's own processes, the load generator's, and the whole machine's (which also counts " +
       'PostgreSQL, Redis and anything else running; what is left over is noise from elsewhere). ' +
       'Comparisons are ratios within this run, so the machine matters less than it would for the ' +
       'absolute figures.',
     '',
+    ...runNotes(results),
     `![Throughput and p99 per server](${options.chartPath})`,
     '',
     '## Targets',
     '',
     '| Target | Measured | Required | Status |',
     '| --- | --- | --- | --- |',
-    ...checkTargets(results).map(
+    ...targets.map(
       (check) =>
         `| ${check.target} | ${check.measured} | ${check.required} | ${statusMark(check.status)} |`,
     ),
     '',
+    ...whySection(targets),
+    ...comparedSection(results),
     ...saturationSection('## Saturation', results.saturation, baselineColumns(results)),
     ...steadySection('## Fan-out', results.fanOut),
     ...steadySection('## Group', results.group),
@@ -63,10 +84,126 @@ export function renderMarkdown(results: BenchResults, options: MarkdownOptions):
   lines.push(
     ...stepsSection([...results.saturation, ...results.scaleOut, ...results.nginxSaturation]),
   )
-  if (options.profiles !== undefined && options.profiles.length > 0) {
-    lines.push(...profileSection(options.profiles))
-  }
+  if (profiles.length > 0) lines.push(...profileSection(profiles))
   return `${lines.join('\n')}\n`
+}
+
+/** What sets this run apart from a plain one: compared builds, profiled servers. */
+function runNotes(results: BenchResults): string[] {
+  const notes: string[] = []
+  if (results.compared.length > 0) {
+    notes.push(
+      'Compared builds (`--compare`): ' +
+        results.compared.map((build) => `**@${build.short}** (${cell(build.subject)})`).join(', ') +
+        ', each built in this run from its commit in a temporary git worktree with this ' +
+        "checkout's `node_modules`, and measured right after the current build on every " +
+        'workload ours runs. Their rows are labelled `swipesavvy-chat @<commit>`; targets and ' +
+        'ratios are those of the current build.',
+    )
+  }
+  if (results.cpuProfile !== 'none') {
+    notes.push(
+      results.cpuProfile === 'all'
+        ? 'Every server ran under `node --cpu-prof`, which costs each some CPU.'
+        : 'Our server ran under `node --cpu-prof` (the baselines did not), which costs it some ' +
+            'CPU; "Where the time went" below summarises the profiles.',
+    )
+  }
+  return notes.flatMap((note) => [note, ''])
+}
+
+/** Below the targets: for each one missed or not run, the reason measured in this run. */
+function whySection(targets: TargetCheck[]): string[] {
+  // Targets that share a reason (both saturation ratios of a database) share a line.
+  const byWhy = new Map<string, TargetCheck[]>()
+  for (const check of targets) {
+    if (check.why === undefined || check.why === '') continue
+    byWhy.set(check.why, [...(byWhy.get(check.why) ?? []), check])
+  }
+  if (byWhy.size === 0) return []
+  return [
+    '### Why targets are missed',
+    '',
+    'From figures of this run. CPU is in cores; the busiest event loop is the main thread of the ' +
+      "busiest server process, where Node.js runs JavaScript: at 1.00 that process can't go faster, " +
+      'however many cores the machine has. PostgreSQL and Redis are their processes on this machine ' +
+      '(read from `/proc`).',
+    '',
+    ...[...byWhy.entries()].map(
+      ([why, checks]) =>
+        `- **${checks.map((check) => check.target).join('; ')}** ` +
+        `(${[...new Set(checks.map((check) => check.status))].join(', ')}): ${why}`,
+    ),
+    '',
+  ]
+}
+
+/**
+ * Current against each compared build, for what a change is usually meant to move: saturation
+ * throughput and fan-out p99, on each database (and the many-node rows, when they ran).
+ */
+function comparedSection(results: BenchResults): string[] {
+  if (results.compared.length === 0) return []
+  interface Figure {
+    name: string
+    /** Our server's row id, without the `@commit` of a compared build. */
+    id: string
+    value: (id: string) => number | undefined
+    unit: 'deliveries/s' | 'ms'
+  }
+  const held = (rows: SaturationResult[]) => (id: string) =>
+    rows.find((row) => row.server.id === id)?.held?.deliveredPerSecond
+  const p99 = (id: string) => results.fanOut.find((row) => row.server.id === id)?.measured.p99Ms
+  const figures: Figure[] = [
+    ...(['sqlite', 'postgres'] as const).flatMap((database): Figure[] => {
+      const name = database === 'sqlite' ? 'SQLite' : 'PostgreSQL'
+      const id = `ours-${database}`
+      return [
+        {
+          name: `Saturation on ${name}, deliveries/s held`,
+          id,
+          value: held(results.saturation),
+          unit: 'deliveries/s',
+        },
+        { name: `Fan-out p99 on ${name}, ms`, id, value: p99, unit: 'ms' },
+      ]
+    }),
+    ...[...results.scaleOut, ...results.nginxSaturation]
+      .filter((row) => row.server.kind === 'ours' && row.server.build === undefined)
+      .map((row): Figure => ({
+        name: `${row.server.label.replace(/^swipesavvy-chat, /, '')}: saturation, deliveries/s held`,
+        id: row.server.id,
+        value: held([...results.scaleOut, ...results.nginxSaturation]),
+        unit: 'deliveries/s',
+      })),
+  ]
+  const rows = figures.filter((figure) =>
+    results.compared.some((build) => figure.value(`${figure.id}@${build.short}`) !== undefined),
+  )
+  if (rows.length === 0) return []
+  const show = (value: number | undefined, unit: Figure['unit']) =>
+    value === undefined ? '–' : unit === 'ms' ? ms(value) : count(value)
+  return [
+    '## Compared builds',
+    '',
+    'The current build against each compared one, from this run. _× @commit_ is current ÷ ' +
+      'compared: above 1× is more throughput; for p99, below 1× is lower latency.',
+    '',
+    `| Figure | current |${results.compared.map((build) => ` @${build.short} | × @${build.short} |`).join('')}`,
+    `| --- | ---: |${' ---: | ---: |'.repeat(results.compared.length)}`,
+    ...rows.map((figure) => {
+      const current = figure.value(figure.id)
+      const cells = results.compared.flatMap((build) => {
+        const before = figure.value(`${figure.id}@${build.short}`)
+        return [
+          show(before, figure.unit),
+          current === undefined || before === undefined ? '–' : ratio(current / before),
+        ]
+      })
+      return `| ${[figure.name, show(current, figure.unit), ...cells].join(' | ')} |`
+    }),
+    '',
+  ]
 }
 
 function statusMark(status: string): string {
@@ -90,8 +227,8 @@ function steadySection(heading: string, rows: SteadyResult[]): string[] {
     '',
     `Lost: still missing ${seconds(rows[0]!.drainMs)} after the last send.`,
     '',
-    `| Server | msgs/s | deliveries/s | p50 ms | p99 ms | max ms | lost | dup | server CPU |${hasProxy ? ' nginx CPU |' : ''} generator CPU | machine CPU | server RSS | errors, closes |`,
-    `| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |${hasProxy ? ' ---: |' : ''} ---: | ---: | ---: | --- |`,
+    `| Server | msgs/s | deliveries/s | p50 ms | p99 ms | max ms | lost | dup | refused | server CPU |${hasProxy ? ' nginx CPU |' : ''} generator CPU | machine CPU | server RSS | errors, closes |`,
+    `| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |${hasProxy ? ' ---: |' : ''} ---: | ---: | ---: | --- |`,
     ...rows
       .map(({ server, measured: m, openFailures }) =>
         [
@@ -103,6 +240,7 @@ function steadySection(heading: string, rows: SteadyResult[]): string[] {
           ms(m.maxMs),
           count(m.lost),
           count(m.duplicates),
+          count(m.refused),
           cores(m.serverCores),
           ...(hasProxy ? [cores(m.proxyCores ?? Number.NaN)] : []),
           cores(m.generatorCores),
@@ -181,7 +319,7 @@ function nginxSection(results: BenchResults): string[] {
       '`deploy/nginx.conf` with only its addresses changed, so each session’s sockets land on ' +
       'the node its id hashes to and the bench’s REST calls are balanced over all three. ' +
       '*Server CPU* sums the node processes; nginx (master and workers) has a column of its own; ' +
-      'PostgreSQL and Redis show only in *machine CPU*. Every process shares the same cores, so ' +
+      'PostgreSQL and Redis are in *machine CPU*, and split out under "Why targets are missed". Every process shares the same cores, so ' +
       'this says what more nodes buy on this machine, not on a machine each.',
     '',
     ...steadySection('### At the fan-out shape', nginxFanOut),
@@ -265,6 +403,9 @@ function stepsSection(rows: SaturationResult[]): string[] {
     '',
     '<details><summary>Every step of every search</summary>',
     '',
+    'After a failed step the search waits for the server to work off its backlog (every delivery ' +
+      'owed arrived, server CPU quiet) before the next, and says how long that took.',
+    '',
   ]
   const notes: Record<SaturationResult['workload'], string> = {
     saturation: '',
@@ -276,8 +417,8 @@ function stepsSection(rows: SaturationResult[]): string[] {
     lines.push(
       `**${row.server.label}**${notes[row.workload]}`,
       '',
-      `| offered msgs/s | deliveries/s | p50 ms | p99 ms | lost | dup | server CPU |${hasProxy ? ' nginx CPU |' : ''} generator CPU | machine CPU | result |`,
-      `| ---: | ---: | ---: | ---: | ---: | ---: | ---: |${hasProxy ? ' ---: |' : ''} ---: | ---: | --- |`,
+      `| offered msgs/s | deliveries/s | p50 ms | p99 ms | lost | dup | refused | server CPU |${hasProxy ? ' nginx CPU |' : ''} generator CPU | machine CPU | result |`,
+      `| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |${hasProxy ? ' ---: |' : ''} ---: | ---: | --- |`,
       ...row.steps.map(
         (step) =>
           `| ${[
@@ -287,11 +428,18 @@ function stepsSection(rows: SaturationResult[]): string[] {
             ms(step.p99Ms),
             count(step.lost),
             count(step.duplicates),
+            count(step.refused),
             cores(step.serverCores),
             ...(hasProxy ? [cores(step.proxyCores ?? Number.NaN)] : []),
             cores(step.generatorCores),
             cores(step.machineCores),
-            step.passed ? 'held' : cell(step.failure ?? 'failed'),
+            step.passed
+              ? 'held'
+              : cell(
+                  [step.failure ?? 'failed', step.recovery && describeRecovery(step.recovery)]
+                    .filter(Boolean)
+                    .join('; then '),
+                ),
           ].join(' | ')} |`,
       ),
       '',
@@ -301,31 +449,52 @@ function stepsSection(rows: SaturationResult[]): string[] {
   return lines
 }
 
-function profileSection(profiles: ProfileSummary[]): string[] {
+function profileSection(profiles: RunProfile[]): string[] {
   const lines = [
-    '## Server CPU profiles',
+    '## Where the time went: server CPU profiles',
     '',
-    'Top self time per server process (`node --cpu-prof`, whole process lifetime). Open a ' +
-      '`.cpuprofile` in Chrome DevTools or speedscope for the flame graph.',
+    'Each profiled server run (`node --cpu-prof`, over the process lifetime: start-up, sign-ups ' +
+      'and the workload; nodes summed), its busy time split into buckets. Native work is charged ' +
+      "to its caller: a SQLite statement to better-sqlite3 and our store's SQLite file, a socket's " +
+      '`writev` to the stream that called it. Open a `.cpuprofile` in Chrome DevTools or ' +
+      'speedscope for the flame graph.',
+    '',
+    `| Workload | Server | busy s |${COST_BUCKETS.map((bucket) => ` ${BUCKET_LABELS[bucket]} |`).join('')}`,
+    `| --- | --- | ---: |${' ---: |'.repeat(COST_BUCKETS.length)}`,
+    ...profiles.map((profile) => {
+      const shares = new Map(bucketShares(profile.buckets).map((entry) => [entry.bucket, entry]))
+      return `| ${[
+        profile.workload,
+        profile.server.label,
+        (profile.busyMs / 1_000).toFixed(1),
+        ...COST_BUCKETS.map((bucket) => `${((shares.get(bucket)?.share ?? 0) * 100).toFixed(0)}%`),
+      ].join(' | ')} |`
+    }),
+    '',
+    '<details><summary>Top functions by self time, per process</summary>',
     '',
   ]
   for (const profile of profiles) {
-    const busy = profile.durationMs - profile.idleMs
-    lines.push(
-      `**${profile.file.split('/').pop()}**: ${(busy / 1_000).toFixed(1)} s busy of ${(profile.durationMs / 1_000).toFixed(1)} s, ` +
-        `${(profile.garbageCollectionMs / 1_000).toFixed(2)} s in GC`,
-      '',
-      '| self ms | share of busy | function | where |',
-      '| ---: | ---: | --- | --- |',
-      ...profile.topFunctions
-        .slice(0, 12)
-        .map(
-          (entry) =>
-            `| ${count(entry.selfMs)} | ${(entry.selfShare * 100).toFixed(1)}% | \`${cell(entry.name)}\` | ${cell(entry.location)} |`,
-        ),
-      '',
-    )
+    for (const process of profile.processes) {
+      const busy = process.durationMs - process.idleMs
+      lines.push(
+        `**${profile.workload}, ${cell(profile.server.label)}** (${process.file.split('/').pop()}): ` +
+          `${(busy / 1_000).toFixed(1)} s busy of ${(process.durationMs / 1_000).toFixed(1)} s, ` +
+          `${(process.garbageCollectionMs / 1_000).toFixed(2)} s in GC`,
+        '',
+        '| self ms | share of busy | function | where |',
+        '| ---: | ---: | --- | --- |',
+        ...process.topFunctions
+          .slice(0, 10)
+          .map(
+            (entry) =>
+              `| ${count(entry.selfMs)} | ${(entry.selfShare * 100).toFixed(1)}% | \`${cell(entry.name)}\` | ${cell(entry.location)} |`,
+          ),
+        '',
+      )
+    }
   }
+  lines.push('</details>', '')
   return lines
 }
 

@@ -1,5 +1,16 @@
+import type { RunProfile } from '../profile/cpu-profile.js'
 import type { BenchResults, HistoryResult, SaturationResult } from '../results.js'
 import { count, kibibytes, ms, ratio } from './format.js'
+import {
+  fanOutWhy,
+  historyWhy,
+  idleWhy,
+  nginxWhy,
+  notRunWhy,
+  saturationWhy,
+  scaleOutWhy,
+  type WhyContext,
+} from './why.js'
 
 /** `informational`: a figure the issue asked for, with no bar to clear. */
 export type TargetStatus = 'met' | 'not met' | 'not run' | 'informational'
@@ -9,6 +20,11 @@ export interface TargetCheck {
   measured: string
   required: string
   status: TargetStatus
+  /**
+   * For a target not met or not run (and the informational nginx figure): the measured reason,
+   * from figures of the same run (see `why.ts`).
+   */
+  why?: string
 }
 
 const IDLE_BYTES_PER_SOCKET = 8 * 1024
@@ -17,16 +33,26 @@ const SATURATION_VS_SOCKET_IO = 1.2
 const HISTORY_DEEP_VS_SMALL = 1.5
 const SCALE_OUT_VS_SOCKET_IO = 2
 
-/** The issue's targets, each checked against this run's figures (ratios within the same run). */
-export function checkTargets(results: BenchResults): TargetCheck[] {
+/**
+ * The issue's targets, each checked against this run's figures (ratios within the same run), for
+ * the working tree's build: rows of compared builds (`--compare`) are not checked. Each target
+ * missed carries its reason; `profiles` (the run's CPU profiles, if any) add where the time went.
+ */
+export function checkTargets(results: BenchResults, profiles: RunProfile[] = []): TargetCheck[] {
+  const context: WhyContext = { results, profiles }
   return [
-    ...saturationTargets(results),
-    ...fanOutTargets(results),
+    ...saturationTargets(context),
+    ...fanOutTargets(context),
     ...idleTargets(results),
     ...historyTargets(results),
-    scaleOutTarget(results),
-    nginxFigure(results),
+    scaleOutTarget(context),
+    nginxFigure(context),
   ]
+}
+
+/** Adds `why` (computed only then) to a check that is not met or not run. */
+function explained(check: TargetCheck, why: () => string): TargetCheck {
+  return check.status === 'met' ? check : { ...check, why: why() }
 }
 
 function heldRate(rows: SaturationResult[], id: string): number | undefined {
@@ -53,48 +79,60 @@ function compare(
   }
 }
 
-function saturationTargets(results: BenchResults): TargetCheck[] {
-  const rows = results.saturation
+function saturationTargets(context: WhyContext): TargetCheck[] {
+  const rows = context.results.saturation
   const bare = heldRate(rows, 'bare-ws')
   const socketIo = heldRate(rows, 'socketio')
   return (['sqlite', 'postgres'] as const).flatMap((database) => {
     const name = database === 'sqlite' ? 'SQLite' : 'PostgreSQL'
     const ours = heldRate(rows, `ours-${database}`)
+    const why = () => saturationWhy(context, database)
     return [
-      compare(
-        `Saturation on ${name} vs bare ws`,
-        ours,
-        bare,
-        SATURATION_VS_BARE_WS,
-        'deliveries/s',
+      explained(
+        compare(
+          `Saturation on ${name} vs bare ws`,
+          ours,
+          bare,
+          SATURATION_VS_BARE_WS,
+          'deliveries/s',
+        ),
+        why,
       ),
-      compare(
-        `Saturation on ${name} vs Socket.IO, one node`,
-        ours,
-        socketIo,
-        SATURATION_VS_SOCKET_IO,
-        'deliveries/s',
+      explained(
+        compare(
+          `Saturation on ${name} vs Socket.IO, one node`,
+          ours,
+          socketIo,
+          SATURATION_VS_SOCKET_IO,
+          'deliveries/s',
+        ),
+        why,
       ),
     ]
   })
 }
 
-function fanOutTargets(results: BenchResults): TargetCheck[] {
+function fanOutTargets(context: WhyContext): TargetCheck[] {
+  const { results } = context
   const p99Of = (id: string) => results.fanOut.find((row) => row.server.id === id)?.measured.p99Ms
   const socketIo = p99Of('socketio')
   return (['sqlite', 'postgres'] as const).map((database) => {
     const target = `Fan-out p99 on ${database === 'sqlite' ? 'SQLite' : 'PostgreSQL'} vs Socket.IO`
     const ours = p99Of(`ours-${database}`)
     const required = "≤ Socket.IO's p99"
+    const why = () => fanOutWhy(context, database)
     if (ours === undefined || socketIo === undefined) {
-      return { target, measured: 'not measured', required, status: 'not run' as const }
+      return explained({ target, measured: 'not measured', required, status: 'not run' }, why)
     }
-    return {
-      target,
-      measured: `${ms(ours)} ms vs ${ms(socketIo)} ms`,
-      required,
-      status: ours <= socketIo ? ('met' as const) : ('not met' as const),
-    }
+    return explained(
+      {
+        target,
+        measured: `${ms(ours)} ms vs ${ms(socketIo)} ms`,
+        required,
+        status: ours <= socketIo ? 'met' : 'not met',
+      },
+      why,
+    )
   })
 }
 
@@ -107,31 +145,46 @@ function idleTargets(results: BenchResults): TargetCheck[] {
         measured: 'not measured',
         required: `≤ ${kibibytes(IDLE_BYTES_PER_SOCKET)} per socket`,
         status: 'not run',
+        why: notRunWhy(results, 'idle', 'ours'),
       },
     ]
   }
   return counts.map((requested) => {
     const row = results.idle.find(
-      (candidate) => candidate.requested === requested && candidate.server.kind === 'ours',
+      (candidate) =>
+        candidate.requested === requested &&
+        candidate.server.kind === 'ours' &&
+        candidate.server.build === undefined,
     )
     const target = `Idle: ${count(requested)} sockets held by one node`
     const required = `all held, ≤ ${kibibytes(IDLE_BYTES_PER_SOCKET)} per socket`
-    if (row === undefined) return { target, measured: 'not measured', required, status: 'not run' }
-    const allHeld = row.held >= requested
-    return {
-      target,
-      measured:
-        `${count(row.held)} held, ${kibibytes(row.bytesPerSocket)} per socket` +
-        (allHeld ? '' : ` (${row.note ?? 'some failed to open'})`),
-      required,
-      status: allHeld && row.bytesPerSocket <= IDLE_BYTES_PER_SOCKET ? 'met' : 'not met',
+    if (row === undefined) {
+      return {
+        target,
+        measured: 'not measured',
+        required,
+        status: 'not run',
+        why: notRunWhy(results, `idle ${requested}`, 'ours'),
+      }
     }
+    const allHeld = row.held >= requested
+    return explained(
+      {
+        target,
+        measured:
+          `${count(row.held)} held, ${kibibytes(row.bytesPerSocket)} per socket` +
+          (allHeld ? '' : ` (${row.note ?? 'some failed to open'})`),
+        required,
+        status: allHeld && row.bytesPerSocket <= IDLE_BYTES_PER_SOCKET ? 'met' : 'not met',
+      },
+      () => idleWhy(results, row, IDLE_BYTES_PER_SOCKET),
+    )
   })
 }
 
 function historyTargets(results: BenchResults): TargetCheck[] {
   const byServer = new Map<string, HistoryResult[]>()
-  for (const row of results.history) {
+  for (const row of results.history.filter((candidate) => candidate.server.build === undefined)) {
     byServer.set(row.server.id, [...(byServer.get(row.server.id) ?? []), row])
   }
   if (byServer.size === 0) {
@@ -141,6 +194,7 @@ function historyTargets(results: BenchResults): TargetCheck[] {
         measured: 'not measured',
         required: `≤ ${HISTORY_DEEP_VS_SMALL}× a small session's`,
         status: 'not run',
+        why: notRunWhy(results, 'history', 'ours'),
       },
     ]
   }
@@ -148,28 +202,40 @@ function historyTargets(results: BenchResults): TargetCheck[] {
     const sizes = rows.map((row) => row.sessionMessages)
     const [small, large] = [Math.min(...sizes), Math.max(...sizes)]
     const name = rows[0]!.server.id === 'ours-sqlite' ? 'SQLite' : 'PostgreSQL'
-    return (['cursor deep', 'offset deep', 'newest page'] as const).map((query) => {
-      const p50 = (size: number) =>
-        rows.find((row) => row.sessionMessages === size && row.query === query)?.p50Ms
-      const [inLarge, inSmall] = [p50(large), p50(small)]
+    return (['cursor deep', 'offset deep', 'newest page'] as const).map((query): TargetCheck => {
+      const find = (size: number) =>
+        rows.find((row) => row.sessionMessages === size && row.query === query)
+      const [inLarge, inSmall] = [find(large), find(small)]
       const target = `History on ${name}: ${query} in ${count(large)} vs ${count(small)} messages`
       const required = `≤ ${HISTORY_DEEP_VS_SMALL}×`
       if (inLarge === undefined || inSmall === undefined) {
-        return { target, measured: 'not measured', required, status: 'not run' as const }
+        return {
+          target,
+          measured: 'not measured',
+          required,
+          status: 'not run',
+          why: notRunWhy(results, 'history', rows[0]!.server.id),
+        }
       }
-      const value = inLarge / inSmall
-      return {
-        target,
-        measured: `${ratio(value)} (median ${ms(inLarge)} ms vs ${ms(inSmall)} ms)`,
-        required,
-        status: value <= HISTORY_DEEP_VS_SMALL ? ('met' as const) : ('not met' as const),
-      }
+      const value = inLarge.p50Ms / inSmall.p50Ms
+      return explained(
+        {
+          target,
+          measured: `${ratio(value)} (median ${ms(inLarge.p50Ms)} ms vs ${ms(inSmall.p50Ms)} ms)`,
+          required,
+          status: value <= HISTORY_DEEP_VS_SMALL ? 'met' : 'not met',
+        },
+        () => historyWhy(inLarge.p50Ms, inSmall.p50Ms, inLarge.p99Ms, inSmall.p99Ms),
+      )
     })
   })
 }
 
-function scaleOutTarget(results: BenchResults): TargetCheck {
-  const ours = results.scaleOut.find((row) => row.server.kind === 'ours')
+function scaleOutTarget(context: WhyContext): TargetCheck {
+  const { results } = context
+  const ours = results.scaleOut.find(
+    (row) => row.server.kind === 'ours' && row.server.build === undefined,
+  )
   const socketIo = results.scaleOut.find((row) => row.server.kind === 'socket.io')
   const check = compare(
     `Many nodes: ours (${ours?.server.nodes ?? 3} nodes) vs Socket.IO (${socketIo?.server.nodes ?? 2} nodes), both over Redis`,
@@ -184,11 +250,12 @@ function scaleOutTarget(results: BenchResults): TargetCheck {
     )?.reason
     if (reason !== undefined) check.measured = `not run: ${reason}`
   }
-  return check
+  return explained(check, () => scaleOutWhy(context, ours, socketIo))
 }
 
 /** Issue 4: three nodes behind nginx against one node, both over Redis; a ratio, not a target. */
-function nginxFigure(results: BenchResults): TargetCheck {
+function nginxFigure(context: WhyContext): TargetCheck {
+  const { results } = context
   const target = 'One node vs three nodes behind nginx'
   const required = 'none (informational)'
   const [one, three] = nginxPair(results.nginxSaturation)
@@ -196,7 +263,7 @@ function nginxFigure(results: BenchResults): TargetCheck {
   if (oneHeld === undefined || threeHeld === undefined || oneHeld === 0) {
     const reason = results.notRun.find((row) => row.workload.startsWith('nginx'))?.reason
     const measured = reason === undefined ? 'not measured' : `not run: ${reason}`
-    return { target, measured, required, status: 'not run' }
+    return { target, measured, required, status: 'not run', why: nginxWhy(context, one, three) }
   }
   const [oneFanOut, threeFanOut] = nginxPair(results.nginxFanOut)
   const fanOut =
@@ -210,12 +277,20 @@ function nginxFigure(results: BenchResults): TargetCheck {
       `(${count(threeHeld)} vs ${count(oneHeld)} deliveries/s${fanOut})`,
     required,
     status: 'informational',
+    why: nginxWhy(context, one, three),
   }
 }
 
-/** The one-node row and the many-node row behind nginx of the `nginx` workload, in that order. */
-export function nginxPair<T extends { server: { nodes: number } }>(
+/**
+ * The one-node row and the many-node row behind nginx of the `nginx` workload, in that order, of
+ * the working tree's build (compared builds have pairs of their own).
+ */
+export function nginxPair<T extends { server: { nodes: number; build?: string } }>(
   rows: T[],
 ): [T | undefined, T | undefined] {
-  return [rows.find((row) => row.server.nodes === 1), rows.find((row) => row.server.nodes > 1)]
+  const current = rows.filter((row) => row.server.build === undefined)
+  return [
+    current.find((row) => row.server.nodes === 1),
+    current.find((row) => row.server.nodes > 1),
+  ]
 }

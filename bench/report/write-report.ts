@@ -2,7 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import * as prettier from 'prettier'
 import { REPO_ROOT, type BenchOptions } from '../options.js'
-import { listCpuProfiles, summariseCpuProfile } from '../profile/cpu-profile.js'
+import { summariseRun } from '../profile/cpu-profile.js'
 import type { BenchResults } from '../results.js'
 import { renderChart } from './chart-svg.js'
 import { renderMarkdown } from './markdown.js'
@@ -30,10 +30,7 @@ export async function writeReport(
 ): Promise<WrittenReport> {
   const stamp = fileStamp(results.startedAt)
   fs.mkdirSync(options.outDir, { recursive: true })
-  const profiles =
-    options.cpuProfileDir === undefined
-      ? undefined
-      : listCpuProfiles(options.cpuProfileDir).map((file) => summariseCpuProfile(file))
+  const profiles = results.profileRuns.map((run) => summariseRun(run))
   const chart = renderChart(results)
   const raw = `${JSON.stringify({ ...results, profiles }, null, 2)}\n`
   const write = (name: string, text: string) => {

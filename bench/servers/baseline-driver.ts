@@ -36,6 +36,10 @@ export class BaselineDriver implements ServerDriver {
   readonly wire
   readonly nodeCount: number
 
+  get isProfiled(): boolean {
+    return this.options.cpuProfileDir !== undefined
+  }
+
   constructor(readonly options: BaselineOptions) {
     this.kind = options.kind
     this.nodeCount = options.nodes ?? 1

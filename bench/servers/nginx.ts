@@ -143,11 +143,17 @@ function shippedConfig(): string {
 
 /** Sums `sampleProcess` over `pids`, skipping any that exited meanwhile. */
 function sampleProcesses(pids: number[]): ProcessSample {
-  const total: ProcessSample = { cpuMicros: 0, rssBytes: 0, atMs: performance.now() }
+  const total: ProcessSample = {
+    cpuMicros: 0,
+    mainThreadCpuMicros: 0,
+    rssBytes: 0,
+    atMs: performance.now(),
+  }
   for (const pid of pids) {
     try {
       const sample = sampleProcess(pid)
       total.cpuMicros += sample.cpuMicros
+      total.mainThreadCpuMicros += sample.mainThreadCpuMicros
       total.rssBytes += sample.rssBytes
     } catch {
       // A worker that exited between listing and reading: its CPU is gone with it.

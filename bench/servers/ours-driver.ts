@@ -22,6 +22,11 @@ const UNLIMITED = '1000000000'
 export interface OursOptions extends DriverOptions {
   /** The server's command-line entry (see `snapshotServerBuild`). */
   cli: string
+  /**
+   * Set when `cli` is our server built at another revision (`--compare`, see `buildRevision`):
+   * its short commit, which the row's id and label carry (`ours-sqlite@577808f`).
+   */
+  build?: string
   database: DatabaseKind
   postgresUrl: string
   /** More than one node joins them with `REDIS_URL` (a shared secret, a distinct `NODE_ID` each). */
@@ -58,21 +63,31 @@ export class OursDriver implements ServerDriver {
   readonly id: string
   readonly label: string
   readonly nodeCount: number
+  readonly build: string | undefined
 
   constructor(readonly options: OursOptions) {
     this.nodeCount = options.nodes ?? 1
+    this.build = options.build
     const database = options.database === 'sqlite' ? 'SQLite' : 'PostgreSQL'
     const nodes = `${this.nodeCount} node${this.nodeCount > 1 ? 's' : ''}`
+    const [idSuffix, name] =
+      this.build === undefined
+        ? ['', 'swipesavvy-chat']
+        : [`@${this.build}`, `swipesavvy-chat @${this.build}`]
     if (options.behindNginx === true) {
-      this.id = `ours-${options.database}-nginx-${this.nodeCount}`
-      this.label = `swipesavvy-chat, ${database}, ${nodes} behind nginx`
+      this.id = `ours-${options.database}-nginx-${this.nodeCount}${idSuffix}`
+      this.label = `${name}, ${database}, ${nodes} behind nginx`
     } else if (this.#usesRedis) {
-      this.id = `ours-${options.database}-redis-${this.nodeCount}`
-      this.label = `swipesavvy-chat, ${database}, ${nodes} over Redis`
+      this.id = `ours-${options.database}-redis-${this.nodeCount}${idSuffix}`
+      this.label = `${name}, ${database}, ${nodes} over Redis`
     } else {
-      this.id = `ours-${options.database}`
-      this.label = `swipesavvy-chat, ${database}`
+      this.id = `ours-${options.database}${idSuffix}`
+      this.label = `${name}, ${database}`
     }
+  }
+
+  get isProfiled(): boolean {
+    return this.options.cpuProfileDir !== undefined
   }
 
   get #usesRedis(): boolean {

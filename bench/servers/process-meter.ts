@@ -5,6 +5,11 @@ import fs from 'node:fs'
 export interface ProcessSample {
   /** User + system CPU time since the process started, in µs. */
   cpuMicros: number
+  /**
+   * The same for its main thread alone (Node.js runs JavaScript, the event loop, there; libuv's
+   * pool and worker threads are the rest), in µs.
+   */
+  mainThreadCpuMicros: number
   rssBytes: number
   atMs: number
 }
@@ -25,18 +30,25 @@ function ticksPerSecond(): number {
 }
 
 export function sampleProcess(pid: number): ProcessSample {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8')
+  const rssKb = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0)
+  return {
+    cpuMicros: cpuMicrosOf(`/proc/${pid}/stat`),
+    // The main thread's id is the process's.
+    mainThreadCpuMicros: cpuMicrosOf(`/proc/${pid}/task/${pid}/stat`),
+    rssBytes: rssKb * 1024,
+    atMs: performance.now(),
+  }
+}
+
+/** User + system CPU time in a `stat` file of `/proc` (a process's or a thread's), in µs. */
+function cpuMicrosOf(statFile: string): number {
+  const stat = fs.readFileSync(statFile, 'utf8')
   // The command name (field 2) may hold spaces and parentheses; the fields after its last ')' don't.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   // utime and stime are fields 14 and 15 of the whole line, so 12 and 13 after the name.
   const ticks = Number(fields[11]) + Number(fields[12])
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8')
-  const rssKb = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0)
-  return {
-    cpuMicros: (ticks * 1_000_000) / ticksPerSecond(),
-    rssBytes: rssKb * 1024,
-    atMs: performance.now(),
-  }
+  return (ticks * 1_000_000) / ticksPerSecond()
 }
 
 /**
@@ -61,6 +73,12 @@ export function childPids(pid: number): number[] {
 export function coresUsed(before: ProcessSample, after: ProcessSample): number {
   const wallMicros = (after.atMs - before.atMs) * 1_000
   return wallMicros <= 0 ? 0 : (after.cpuMicros - before.cpuMicros) / wallMicros
+}
+
+/** The same for the main thread alone: 1 means its event loop never waited. */
+export function mainThreadCoresUsed(before: ProcessSample, after: ProcessSample): number {
+  const wallMicros = (after.atMs - before.atMs) * 1_000
+  return wallMicros <= 0 ? 0 : (after.mainThreadCpuMicros - before.mainThreadCpuMicros) / wallMicros
 }
 
 /** The soft limit on open files of a running process, from `/proc/<pid>/limits`. */
@@ -91,4 +109,54 @@ export function sampleMachine(): MachineSample {
 export function machineCoresUsed(before: MachineSample, after: MachineSample): number {
   const wallMicros = (after.atMs - before.atMs) * 1_000
   return wallMicros <= 0 ? 0 : (after.busyMicros - before.busyMicros) / wallMicros
+}
+
+/**
+ * Processes of the services the servers lean on, by the name the kernel gives them (`comm`):
+ * PostgreSQL's postmaster and backends, Redis. Their CPU shows where a many-node row's cores go.
+ */
+export const SERVICE_PROCESS_NAMES = ['postgres', 'redis-server'] as const
+
+/** CPU time of every process named in `SERVICE_PROCESS_NAMES`, by pid, at one instant. */
+export interface ServicesSample {
+  byPid: Map<number, { name: string; cpuMicros: number }>
+  atMs: number
+}
+
+export function sampleServices(): ServicesSample {
+  const byPid = new Map<number, { name: string; cpuMicros: number }>()
+  let entries: string[] = []
+  try {
+    entries = fs.readdirSync('/proc')
+  } catch {
+    return { byPid, atMs: performance.now() }
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const name = fs.readFileSync(`/proc/${entry}/comm`, 'utf8').trim()
+      if (!(SERVICE_PROCESS_NAMES as readonly string[]).includes(name)) continue
+      byPid.set(Number(entry), { name, cpuMicros: cpuMicrosOf(`/proc/${entry}/stat`) })
+    } catch {
+      // Exited since the listing.
+    }
+  }
+  return { byPid, atMs: performance.now() }
+}
+
+/**
+ * Cores each service kept busy between two samples. A process that started in between (a new
+ * PostgreSQL backend) counts from zero; one that exited in between is missed.
+ */
+export function servicesCoresUsed(
+  before: ServicesSample,
+  after: ServicesSample,
+): Record<string, number> {
+  const wallMicros = (after.atMs - before.atMs) * 1_000
+  const used: Record<string, number> = {}
+  for (const [pid, { name, cpuMicros }] of after.byPid) {
+    const spent = cpuMicros - (before.byPid.get(pid)?.cpuMicros ?? 0)
+    used[name] = (used[name] ?? 0) + (wallMicros <= 0 ? 0 : Math.max(0, spent) / wallMicros)
+  }
+  return used
 }

@@ -23,6 +23,10 @@ export interface ServerDriver {
   readonly kind: ServerKind
   readonly wire: WireName
   readonly nodeCount: number
+  /** Of our server built at another revision (`--compare`): its short commit. */
+  readonly build?: string
+  /** Whether its children run under `node --cpu-prof`. */
+  readonly isProfiled: boolean
   start(): Promise<RunningServer>
 }
 

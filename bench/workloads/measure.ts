@@ -1,6 +1,13 @@
 import type { LoadGenerator } from '../load/load-generator.js'
 import type { Measured, ServerInfo } from '../results.js'
-import { coresUsed, machineCoresUsed, sampleMachine } from '../servers/process-meter.js'
+import {
+  coresUsed,
+  machineCoresUsed,
+  mainThreadCoresUsed,
+  sampleMachine,
+  sampleServices,
+  servicesCoresUsed,
+} from '../servers/process-meter.js'
 import type { RunningServer, ServerDriver } from '../servers/server-driver.js'
 
 /** Sends `ratePerSecond` for `durationMs` and reads the server's and the generator's cost alike. */
@@ -11,6 +18,7 @@ export async function measureWindow(
   durationMs: number,
   drainMs: number,
 ): Promise<Measured> {
+  const servicesBefore = sampleServices()
   const machineBefore = sampleMachine()
   const before = server.nodes.map((node) => node.sample())
   const proxyBefore = server.proxy?.sample()
@@ -18,6 +26,7 @@ export async function measureWindow(
   const after = server.nodes.map((node) => node.sample())
   const proxyAfter = server.proxy?.sample()
   const machineAfter = sampleMachine()
+  const servicesAfter = sampleServices()
   const seconds = durationMs / 1_000
   return {
     offeredPerSecond: ratePerSecond,
@@ -28,6 +37,7 @@ export async function measureWindow(
     p99Ms: window.latency.percentile(0.99),
     maxMs: window.latency.maxMs,
     sent: window.sent,
+    refused: window.refused,
     expected: window.expected,
     delivered: window.delivered,
     lost: window.lost,
@@ -37,16 +47,27 @@ export async function measureWindow(
     errors: window.errors,
     closes: window.closes,
     serverCores: before.reduce((sum, sample, index) => sum + coresUsed(sample, after[index]!), 0),
+    eventLoopCores: Math.max(
+      ...before.map((sample, index) => mainThreadCoresUsed(sample, after[index]!)),
+    ),
     ...(proxyBefore !== undefined &&
       proxyAfter !== undefined && { proxyCores: coresUsed(proxyBefore, proxyAfter) }),
     generatorCores: window.cpuMicros / (window.elapsedMs * 1_000),
     machineCores: machineCoresUsed(machineBefore, machineAfter),
+    serviceCores: servicesCoresUsed(servicesBefore, servicesAfter),
     serverRssBytes: after.reduce((sum, sample) => sum + sample.rssBytes, 0),
   }
 }
 
 export function serverInfo(driver: ServerDriver): ServerInfo {
-  return { id: driver.id, label: driver.label, kind: driver.kind, nodes: driver.nodeCount }
+  return {
+    id: driver.id,
+    label: driver.label,
+    kind: driver.kind,
+    nodes: driver.nodeCount,
+    ...(driver.build !== undefined && { build: driver.build }),
+    profiled: driver.isProfiled,
+  }
 }
 
 /** Starts the server, runs `work` against it, and always stops it. */

@@ -1,17 +1,28 @@
 import { LoadGenerator } from '../load/load-generator.js'
 import type { SessionSpec } from '../load/worker-protocol.js'
-import type { Measured, SaturationResult, SaturationStep } from '../results.js'
+import type { Measured, SaturationResult, SaturationStep, StepRecovery } from '../results.js'
 import type { SaturationSpec } from '../scales.js'
+import { describeRecovery } from '../report/format.js'
+import { coresUsed } from '../servers/process-meter.js'
 import type { RunningServer, ServerDriver } from '../servers/server-driver.js'
 import type { WorkloadContext } from './context.js'
 import { measureWindow, serverInfo, withServer } from './measure.js'
 
+/** A server whose nodes use less than this many cores each has worked off its backlog. */
+const QUIET_CORES_PER_NODE = 0.1
+const RECOVERY_POLL_MS = 250
+
 /**
- * Raises the offered rate step by step until a step fails (p99 over the limit, or any delivery
- * lost), or lowers it until one holds when the first does not, then bisects between the highest
- * passing and the lowest failing rate. The result is the
- * highest delivered rate a step held. The sockets stay open across steps; if the server closed
- * some (a reader too far behind is dropped), they are opened again before the next step.
+ * Raises the offered rate step by step until a step fails (p99 over the limit, any delivery
+ * lost, or any send refused as busy), or lowers it until one holds when the first does not, then
+ * bisects between the highest passing and the lowest failing rate. The result is the highest
+ * delivered rate a step held. The sockets stay open across steps; if the server closed some (a
+ * reader too far behind is dropped), they are opened again before the next step.
+ *
+ * A failed step leaves a backlog (messages queued for the store, frames queued for sockets) that
+ * would otherwise spill into the next step and fail it too: after one, the search waits until
+ * every delivery owed has arrived and the server's CPU has gone quiet, or `cooldownMs` passes,
+ * then rests `restMs`, and records what it saw in the step's `recovery`.
  */
 export async function runSaturation(
   workload: SaturationResult['workload'],
@@ -54,11 +65,15 @@ async function search(
         `p99 ${measured.p99Ms.toFixed(1)} ms, server ${measured.serverCores.toFixed(2)} cores, ` +
         `generator ${measured.generatorCores.toFixed(2)}${failure === undefined ? '' : `: ${failure}`}`,
     )
-    if (Object.keys(measured.closes).length > 0) {
-      // Sockets the server dropped would count as losses in every later step.
-      await generator.closeSockets()
-      await open()
+    // Sockets the server dropped would count as losses in every later step. Closing them first
+    // also tells the ledger that what they were owed will not come.
+    const hasClosedSockets = Object.keys(measured.closes).length > 0
+    if (hasClosedSockets) await generator.closeSockets()
+    if (failure !== undefined) {
+      result.recovery = await recover(server, generator, spec)
+      context.log(`  ${driver.id}: ${describeRecovery(result.recovery)}`)
     }
+    if (hasClosedSockets) await open()
     return result
   }
 
@@ -115,9 +130,47 @@ async function search(
   }
 }
 
+/**
+ * Waits, after a failed step, until the server has worked off its backlog: every delivery the
+ * step still owed has arrived and the server's CPU has gone quiet, or `spec.cooldownMs` passed.
+ * Then rests `spec.restMs`.
+ */
+async function recover(
+  server: RunningServer,
+  generator: LoadGenerator,
+  spec: SaturationSpec,
+): Promise<StepRecovery> {
+  const started = performance.now()
+  const quietCores = QUIET_CORES_PER_NODE * server.nodes.length
+  let owed = { owed: 0, arrived: 0 }
+  let serverCores = Number.NaN
+  let drained = false
+  while (!drained && performance.now() - started < spec.cooldownMs) {
+    const before = server.nodes.map((node) => node.sample())
+    await sleep(RECOVERY_POLL_MS)
+    owed = await generator.owed()
+    const after = server.nodes.map((node) => node.sample())
+    serverCores = before.reduce((sum, sample, index) => sum + coresUsed(sample, after[index]!), 0)
+    drained = owed.owed === 0 && serverCores < quietCores
+  }
+  await sleep(spec.restMs)
+  return {
+    waitedMs: performance.now() - started,
+    lateDeliveries: owed.arrived,
+    stillOwed: owed.owed,
+    serverCores,
+    drained,
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
 /** Why a step fails, or undefined if it held. */
 function judge(measured: Measured, spec: SaturationSpec): string | undefined {
   const reasons: string[] = []
+  if (measured.refused > 0) reasons.push(`${measured.refused} sends refused (busy)`)
   if (measured.lost > 0) reasons.push(`${measured.lost} deliveries lost`)
   if (measured.duplicates > 0) reasons.push(`${measured.duplicates} duplicated`)
   if (measured.skipped > 0) reasons.push(`${measured.skipped} sends on closed sockets`)
