@@ -151,6 +151,27 @@ describe('sending over REST', () => {
     expect((await root.post(messagesOf(session.id), { content: 'hi' })).statusCode).toBe(403)
   })
 
+  it('numbers 200 concurrent sends from two users 1..200, each message once', async () => {
+    t = await buildTestApp({ env: { MESSAGE_RATE_BURST: '1000' } })
+    const { ana, sam, session } = await pair(t)
+
+    const replies = await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        (i % 2 ? ana : sam).post(messagesOf(session.id), { content: `m${i}` }),
+      ),
+    )
+    const history = [
+      ...(await ana.get(messagesOf(session.id, '?limit=100'))).json<Message[]>(),
+      ...(await ana.get(messagesOf(session.id, '?limit=100&offset=100'))).json<Message[]>(),
+    ]
+
+    expect(replies.map((reply) => reply.statusCode)).toEqual(Array(200).fill(201))
+    const seqs = replies.map((reply) => reply.json<Message>().seq).sort((a, b) => a - b)
+    expect(seqs).toEqual(Array.from({ length: 200 }, (_, i) => i + 1))
+    expect(history.map((m) => m.seq)).toEqual(Array.from({ length: 200 }, (_, i) => 200 - i))
+    expect(new Set(history.map((m) => m.content)).size).toBe(200)
+  })
+
   it('limits sends per user and answers 429 with Retry-After', async () => {
     t = await buildTestApp({ env: { MESSAGE_RATE_BURST: '3', MESSAGE_RATE_PER_SECOND: '0.1' } })
     const { ana, sam, session } = await pair(t)
