@@ -58,7 +58,7 @@ export const USAGE = `npm run bench -- [options]
                         comma-separated list. Each is built once in a temporary git worktree.
   --cpu-prof            run our server under node --cpu-prof and say in the report where its time
                         went (the default of a full run; baselines are left unprofiled)
-  --cpu-prof-all        profile the baselines too
+  --cpu-prof-all        profile the baselines and the many-node rows too
   --no-cpu-prof         profile nothing (the default of --smoke)
 
 Environment: BENCH_POSTGRES_URL (default DATABASE_URL, else postgres://postgres@127.0.0.1:5432/test),

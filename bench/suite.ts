@@ -101,12 +101,17 @@ export async function runSuite(
       ourBuilds.push({ cli: built.cli, short: revision.short })
     }
     const databases = await usableDatabases(options, skip)
-    /** Our server on `database`: the current build, then each compared one. */
+    /**
+     * Our server on `database`: the current build, then each compared one. The many-node rows
+     * (over Redis, one node or several) run unprofiled unless `--cpu-prof-all`: three profiled
+     * processes on two cores held 917 deliveries/s where the same build unprofiled held 3,084,
+     * so their figures would measure the profiler.
+     */
     const oursOn = (database: DatabaseKind, extra: Partial<OursOptions> = {}) =>
       ourBuilds.map(
         ({ cli, short }) =>
           new OursDriver({
-            ...oursOptions,
+            ...(extra.redisUrl === undefined ? oursOptions : baselineOptions),
             cli,
             ...(short !== undefined && { build: short }),
             database,

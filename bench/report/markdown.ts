@@ -105,8 +105,9 @@ function runNotes(results: BenchResults): string[] {
     notes.push(
       results.cpuProfile === 'all'
         ? 'Every server ran under `node --cpu-prof`, which costs each some CPU.'
-        : 'Our server ran under `node --cpu-prof` (the baselines did not), which costs it some ' +
-            'CPU; "Where the time went" below summarises the profiles.',
+        : 'Our server ran under `node --cpu-prof` on one node without Redis (the baselines and ' +
+            'the many-node rows did not), which costs it some CPU; "Where the time went" below ' +
+            'summarises the profiles.',
     )
   }
   return notes.flatMap((note) => [note, ''])
