@@ -103,9 +103,9 @@ export async function runSuite(
     const databases = await usableDatabases(options, skip)
     /**
      * Our server on `database`: the current build, then each compared one. The many-node rows
-     * (over Redis, one node or several) run unprofiled unless `--cpu-prof-all`: three profiled
-     * processes on two cores held 917 deliveries/s where the same build unprofiled held 3,084,
-     * so their figures would measure the profiler.
+     * (over Redis, one node or several) run unprofiled unless `--cpu-prof-all`, like the
+     * Socket.IO nodes they are divided by: three profilers' threads would otherwise compete for
+     * two cores with the nodes, PostgreSQL and Redis.
      */
     const oursOn = (database: DatabaseKind, extra: Partial<OursOptions> = {}) =>
       ourBuilds.map(
