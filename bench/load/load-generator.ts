@@ -2,27 +2,14 @@ import { fork, type ChildProcess } from 'node:child_process'
 import path from 'node:path'
 import { LatencyHistogram } from './histogram.js'
 import type { WireName } from './wire.js'
-import type { SessionSpec, WorkerCommand, WorkerReply } from './worker-protocol.js'
+import type { SessionSpec, WindowReport, WorkerCommand, WorkerReply } from './worker-protocol.js'
 
 const WORKER_SCRIPT = path.join(import.meta.dirname, 'load-worker.js')
 
 /** A measurement window summed over every worker. */
-export interface WindowResult {
-  sent: number
-  refused: number
-  expected: number
-  delivered: number
-  lost: number
-  duplicates: number
-  late: number
-  unknown: number
-  skipped: number
+export interface WindowResult extends Omit<WindowReport, 'latency'> {
   latency: LatencyHistogram
-  errors: Record<string, number>
-  closes: Record<string, number>
-  /** Wall time from the first send to the end of the drain. */
-  elapsedMs: number
-  /** Sending time only: what rates are computed over. */
+  /** Sending time only: what rates are computed over (`elapsedMs` runs to the end of the drain). */
   durationMs: number
   /** CPU the generator (workers and this process) spent in the window, in µs. */
   cpuMicros: number

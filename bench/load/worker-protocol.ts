@@ -1,3 +1,4 @@
+import type { WindowCounts } from './delivery-ledger.js'
 import type { SparseHistogram } from './histogram.js'
 import type { WireName } from './wire.js'
 
@@ -30,17 +31,8 @@ export type WorkerCommand =
   | { type: 'owed' }
   | { type: 'close' }
 
-/** Counts of a measurement window as they cross the IPC channel. */
-export interface WindowReport {
-  sent: number
-  /** Sends the server refused as busy (an `error` frame of code `unavailable` naming the send). */
-  refused: number
-  expected: number
-  delivered: number
-  lost: number
-  duplicates: number
-  late: number
-  unknown: number
+/** Counts of a measurement window as they cross the IPC channel (its histogram made sparse). */
+export interface WindowReport extends Omit<WindowCounts, 'latency'> {
   latency: SparseHistogram
   /** Sends skipped because the socket was no longer open. */
   skipped: number
