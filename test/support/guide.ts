@@ -4,16 +4,20 @@ import path from 'node:path'
 const NAME = 'seed/000_b007816182164749.txt'
 
 /**
- * The integration guide, if this machine has it: beside the repository (`../shared`, as in a
- * developer's checkout) or in the workplace's shared folder (where a CI clone elsewhere finds it).
+ * The integration guide: beside the repository (`../shared`, as in a developer's checkout) or in
+ * the workplace's shared folder (where a CI clone elsewhere finds it). Without it the pasted
+ * snippets could not be checked, so its absence fails the test rather than skipping it.
  */
-export function findGuide(): string | undefined {
+export function readGuide(): string {
   const candidates = [
     path.resolve(import.meta.dirname, '../../../shared', NAME),
     path.join('/work/shared', NAME),
   ]
   const found = candidates.find((file) => fs.existsSync(file))
-  return found === undefined ? undefined : fs.readFileSync(found, 'utf8')
+  if (found === undefined) {
+    throw new Error(`The integration guide is not at ${candidates.join(' or ')}.`)
+  }
+  return fs.readFileSync(found, 'utf8')
 }
 
 /** A fenced bash block of the guide, found by the heading above it. */
