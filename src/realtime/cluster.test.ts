@@ -31,6 +31,19 @@ async function joined(
   return socket
 }
 
+/** A customer, her assigned agent and a second agent, in one session made through `node`. */
+async function supportSession(node: SocketTestApp) {
+  const ana = await node.signUp('ana')
+  const sam = await node.signUp('sam', 'agent')
+  const kim = await node.signUp('kim', 'agent')
+  const session = await ana.createSession({
+    title: 'Wallet',
+    assigned_agent_id: sam.id,
+    participant_ids: [kim.id],
+  })
+  return { ana, sam, kim, session }
+}
+
 /** Three nodes on one database, joined by the given transport (or by `bus`, for chaos tests). */
 async function startCluster(
   transport: Transport,
@@ -69,15 +82,7 @@ describe.each(transports)('three nodes over the %s bus', (transport) => {
   async function setUp(env?: Record<string, string>) {
     cluster = await startCluster(transport, { env })
     const [a, b, c] = cluster.nodes
-    const ana = await a.signUp('ana')
-    const sam = await a.signUp('sam', 'agent')
-    const kim = await a.signUp('kim', 'agent')
-    const session = await ana.createSession({
-      title: 'Wallet',
-      assigned_agent_id: sam.id,
-      participant_ids: [kim.id],
-    })
-    return { a, b, c, ana, sam, kim, session }
+    return { a, b, c, ...(await supportSession(a)) }
   }
 
   it('delivers messages sent on any node to sockets on every node, in seq order', async () => {
@@ -299,14 +304,7 @@ describe.runIf(testRedisUrl !== undefined)('nodes while Redis is unreachable', (
       )
     }
     const [a, b] = nodes as [SocketTestApp, SocketTestApp]
-    const ana = await a.signUp('ana')
-    const sam = await a.signUp('sam', 'agent')
-    const kim = await a.signUp('kim', 'agent')
-    const session = await ana.createSession({
-      title: 'x',
-      assigned_agent_id: sam.id,
-      participant_ids: [kim.id],
-    })
+    const { ana, sam, kim, session } = await supportSession(a)
     const anaOnA = await joined(a, ana, session.id)
     const samOnA = await joined(a, sam, session.id)
     const kimOnB = await joined(b, kim, session.id)
