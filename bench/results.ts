@@ -1,6 +1,7 @@
 import type { CpuProfileChoice } from './options.js'
 import type { ComparedRevision } from './servers/server-build.js'
-import type { ServerKind, SessionShape } from './servers/server-driver.js'
+import type { DatabaseKind } from './servers/bench-database.js'
+import type { ServerCounters, ServerKind, SessionShape } from './servers/server-driver.js'
 
 /** Everything a run measured; written as `<stamp>.raw.json` beside the report it is drawn from. */
 
@@ -9,6 +10,8 @@ export interface ServerInfo {
   label: string
   kind: ServerKind
   nodes: number
+  /** Where our server stored messages; absent for the baselines, which store nothing. */
+  database?: DatabaseKind
   /** Of our server built at another revision (`--compare`): its short commit. */
   build?: string
   /** Ran under `node --cpu-prof`, which costs it a little CPU. */
@@ -65,6 +68,8 @@ export interface Measured {
    */
   serviceCores: Record<string, number>
   serverRssBytes: number
+  /** What our nodes counted of themselves during the window (see `ServerCounters`). */
+  serverCounters?: ServerCounters
 }
 
 export interface SteadyResult {

@@ -43,6 +43,24 @@ export class Metrics {
     registers: [this.registry],
   })
 
+  readonly messagesOutOfOrder = new Counter({
+    name: 'chat_messages_out_of_order_total',
+    help: 'Messages that reached this node before an earlier one of their session, and waited for it',
+    registers: [this.registry],
+  })
+
+  readonly gapReads = new Counter({
+    name: 'chat_gap_reads_total',
+    help: 'Reads from the store of messages the bus had not brought in time (gapWaitMs)',
+    registers: [this.registry],
+  })
+
+  readonly gapMessages = new Counter({
+    name: 'chat_gap_messages_total',
+    help: 'Messages delivered by gap reads, with those that waited behind them',
+    registers: [this.registry],
+  })
+
   readonly connections = new Gauge({
     name: 'chat_socket_connections',
     help: 'Open sockets on this node',

@@ -16,7 +16,7 @@ import {
   seconds,
   tally,
 } from './format.js'
-import { checkTargets, nginxPair, type TargetCheck } from './targets.js'
+import { checkTargets, nginxPair, type TargetCheck, type TargetStatus } from './targets.js'
 
 export interface MarkdownOptions {
   /** How the report refers to its chart (a path relative to the Markdown file). */
@@ -48,6 +48,11 @@ export function renderMarkdown(results: BenchResults, options: MarkdownOptions):
       'PostgreSQL, Redis and anything else running; what is left over is noise from elsewhere). ' +
       'Comparisons are ratios within this run, so the machine matters less than it would for the ' +
       'absolute figures.',
+    '',
+    'Our server stores every message before broadcasting it, as it runs by default: SQLite in WAL ' +
+      'mode with `synchronous=NORMAL` (a committed message survives a crash of the process), ' +
+      'PostgreSQL with its defaults (`synchronous_commit=on`: the commit waits for the log to reach ' +
+      'the disk). The baselines store nothing.',
     '',
     ...runNotes(results),
     `![Throughput and p99 per server](${options.chartPath})`,
@@ -207,14 +212,16 @@ function comparedSection(results: BenchResults): string[] {
   ]
 }
 
-function statusMark(status: string): string {
-  return status === 'met'
-    ? '✅ met'
-    : status === 'not met'
-      ? '❌ not met'
-      : status === 'informational'
-        ? 'ℹ️ informational'
-        : '⏸ not run'
+const STATUS_MARKS: Record<TargetStatus, string> = {
+  met: '✅ met',
+  'not met': '❌ not met',
+  'beyond this machine': '⛔ beyond this machine',
+  informational: 'ℹ️ informational',
+  'not run': '⏸ not run',
+}
+
+function statusMark(status: TargetStatus): string {
+  return STATUS_MARKS[status]
 }
 
 /** `heading` is the Markdown heading, level included (`## Fan-out`); the shape is appended. */

@@ -9,11 +9,15 @@ import {
   notRunWhy,
   saturationWhy,
   scaleOutWhy,
+  storageBudget,
   type WhyContext,
 } from './why.js'
 
-/** `informational`: a figure the issue asked for, with no bar to clear. */
-export type TargetStatus = 'met' | 'not met' | 'not run' | 'informational'
+/**
+ * `informational`: a figure the issue asked for, with no bar to clear. `beyond this machine`: not
+ * met, and the run's own figures show no server could meet it here (see `storageBudget`).
+ */
+export type TargetStatus = 'met' | 'not met' | 'beyond this machine' | 'not run' | 'informational'
 
 export interface TargetCheck {
   target: string
@@ -249,6 +253,17 @@ function scaleOutTarget(context: WhyContext): TargetCheck {
       (row) => row.workload === 'scale-out' && row.server.startsWith('ours'),
     )?.reason
     if (reason !== undefined) check.measured = `not run: ${reason}`
+  }
+  const budget =
+    check.status === 'not met' && socketIo?.held !== undefined
+      ? storageBudget(results, SCALE_OUT_VS_SOCKET_IO * socketIo.held.deliveredPerSecond)
+      : undefined
+  if (budget !== undefined && budget.cores > results.machine.cores) {
+    return {
+      ...check,
+      status: 'beyond this machine',
+      why: `${budget.account} ${scaleOutWhy(context, ours, socketIo)}`,
+    }
   }
   return explained(check, () => scaleOutWhy(context, ours, socketIo))
 }

@@ -137,6 +137,64 @@ export function scaleOutWhy(
   return parts.filter((part) => part !== '').join(' ')
 }
 
+/**
+ * What a rate of `deliveriesPerSecond`, at the many-node shape, takes of this machine at the least
+ * cost measured in this run, counting only what any server that stores messages in PostgreSQL
+ * must pay: PostgreSQL at its lowest CPU per stored message (seen where batches grow largest),
+ * and the load generator at its lowest CPU per delivery (against any server). Our server and Redis
+ * are counted as free, so `cores` above the machine's means no server could reach that rate here.
+ * Undefined when the run has no PostgreSQL or many-node figures to reckon with.
+ */
+export function storageBudget(
+  results: BenchResults,
+  deliveriesPerSecond: number,
+): { cores: number; account: string } | undefined {
+  const heldSteps = [...results.saturation, ...results.scaleOut, ...results.nginxSaturation]
+    .filter((row) => row.held !== undefined && row.held.sentPerSecond > 0)
+    .map((row) => ({ row, held: row.held! }))
+  const cheapest = <T>(items: T[], cost: (item: T) => number) =>
+    items.reduce<T | undefined>(
+      (best, item) => (best === undefined || cost(item) < cost(best) ? item : best),
+      undefined,
+    )
+  const postgresMicros = ({ held }: (typeof heldSteps)[number]) =>
+    ((held.serviceCores.postgres ?? 0) * 1_000_000) / held.sentPerSecond
+  const storing = cheapest(
+    heldSteps.filter(
+      ({ row, held }) =>
+        row.server.database === 'postgres' && (held.serviceCores.postgres ?? 0) > 0,
+    ),
+    postgresMicros,
+  )
+  const generatorMicros = ({ held }: (typeof heldSteps)[number]) =>
+    (held.generatorCores * 1_000_000) / held.deliveredPerSecond
+  const generating = cheapest(heldSteps, generatorMicros)
+  const shape = results.scaleOut.find((row) => row.held !== undefined)?.held
+  if (storing === undefined || generating === undefined || shape === undefined) return undefined
+  const messagesPerSecond = deliveriesPerSecond * (shape.sentPerSecond / shape.deliveredPerSecond)
+  const postgresCores = (messagesPerSecond * postgresMicros(storing)) / 1_000_000
+  const generatorCores = (deliveriesPerSecond * generatorMicros(generating)) / 1_000_000
+  const total = postgresCores + generatorCores
+  const machine = results.machine.cores
+  return {
+    cores: total,
+    account:
+      `The target is ${count(deliveriesPerSecond)} deliveries/s (${count(messagesPerSecond)} messages/s). ` +
+      `Storing that many messages takes PostgreSQL alone ${cores(postgresCores)} cores at the lowest ` +
+      `cost per message measured in this run (${micros1(postgresMicros(storing))} µs, ` +
+      `${storing.row.server.label} at ${count(storing.held.sentPerSecond)} messages/s), and the load ` +
+      `generator ${cores(generatorCores)} at its lowest cost per delivery ` +
+      `(${micros1(generatorMicros(generating))} µs, against ${generating.row.server.label}): ` +
+      `${cores(total)} cores ${total > machine ? 'of' : 'within'} the machine's ${machine}, ` +
+      'with the server itself and Redis counted as free.' +
+      (total > machine
+        ? ' At these costs no server that stores each message before broadcasting it reaches that ' +
+          "rate on this machine: with the server and Redis still free, PostgreSQL's cost per message " +
+          `would have to fall to ${micros1(((machine - generatorCores) * 1_000_000) / messagesPerSecond)} µs.`
+        : ''),
+  }
+}
+
 /** One node against three behind nginx (informational): where the cores went in each. */
 export function nginxWhy(
   context: WhyContext,
@@ -155,7 +213,8 @@ export function nginxWhy(
     `${account(one)}; ${account(three)}.`,
     limit === undefined
       ? undefined
-      : `At the ${three.server.nodes} nodes' first failing step, ${verdict(limit, results.machine.cores)}.`,
+      : `At the ${three.server.nodes} nodes' first failing step, ${verdict(limit, results.machine.cores)}.` +
+        nodeAccount(limit),
     profileAccount(context.profiles, 'nginx saturation', three.server.id),
   ]
     .filter((part) => part !== undefined)
@@ -179,14 +238,16 @@ function searchAccount(row: SaturationResult, machineCores: number): string[] {
   const parts: string[] = []
   if (row.held !== undefined) {
     parts.push(
-      `At the held ${count(row.held.deliveredPerSecond)} deliveries/s: ${cpuAccount(row.held, machineCores)}.`,
+      `At the held ${count(row.held.deliveredPerSecond)} deliveries/s: ${cpuAccount(row.held, machineCores)}.` +
+        nodeAccount(row.held),
     )
   }
   const limit = firstFailure(row)
   if (limit !== undefined) {
     parts.push(
       `At the first failing step (${count(limit.offeredPerSecond)} msgs/s offered; ${limit.failure ?? 'failed'}): ` +
-        `${cpuAccount(limit, machineCores)}, so ${verdict(limit, machineCores)}.`,
+        `${cpuAccount(limit, machineCores)}, so ${verdict(limit, machineCores)}.` +
+        nodeAccount(limit),
     )
   } else {
     parts.push(`The search found no limit: ${row.stopReason}.`)
@@ -215,6 +276,20 @@ export function cpuAccount(measured: Measured, machineCores: number): string {
     if (used >= 0.01) parts.push(`${SERVICE_LABELS[name] ?? name} ${cores(used)}`)
   }
   return `${parts.join(', ')}; machine ${cores(measured.machineCores)} of ${machineCores}`
+}
+
+/**
+ * ` On the nodes: 12 messages waited for an earlier one of their session, 2 gap reads (5
+ * messages), longest event-loop delay 41 ms.`, or nothing for a server that does not count these.
+ */
+function nodeAccount(measured: Measured): string {
+  const counters = measured.serverCounters
+  if (counters === undefined) return ''
+  return (
+    ` On the nodes: ${count(counters.outOfOrder)} messages waited for an earlier one of their ` +
+    `session, ${count(counters.gapReads)} gap reads from the store (${count(counters.gapMessages)} ` +
+    `messages), longest event-loop delay ${counters.eventLoopDelayMaxMs.toFixed(0)} ms.`
+  )
 }
 
 /** What ran out at a failing step, judged from its CPU figures. */

@@ -11,6 +11,7 @@ import {
   profileFlags,
   type DriverOptions,
   type RunningServer,
+  type ServerCounters,
   type ServerDriver,
   type SessionShape,
 } from './server-driver.js'
@@ -64,9 +65,11 @@ export class OursDriver implements ServerDriver {
   readonly label: string
   readonly nodeCount: number
   readonly build: string | undefined
+  readonly database: DatabaseKind
 
   constructor(readonly options: OursOptions) {
     this.nodeCount = options.nodes ?? 1
+    this.database = options.database
     this.build = options.build
     const database = options.database === 'sqlite' ? 'SQLite' : 'PostgreSQL'
     const nodes = `${this.nodeCount} node${this.nodeCount > 1 ? 's' : ''}`
@@ -223,10 +226,38 @@ export class RunningOurs implements RunningServer {
     }))
   }
 
+  async readCounters(): Promise<ServerCounters | undefined> {
+    const nodes = await Promise.all(
+      this.nodes.map(async (node) => {
+        const response = await fetch(`http://127.0.0.1:${node.port}/metrics`)
+        return parseMetrics(await response.text())
+      }),
+    )
+    if (!nodes.every((node) => node.has('chat_gap_reads_total'))) return undefined
+    const sum = (name: string) => nodes.reduce((total, node) => total + (node.get(name) ?? 0), 0)
+    return {
+      outOfOrder: sum('chat_messages_out_of_order_total'),
+      gapReads: sum('chat_gap_reads_total'),
+      gapMessages: sum('chat_gap_messages_total'),
+      eventLoopDelayMaxMs:
+        Math.max(...nodes.map((node) => node.get('nodejs_eventloop_lag_max_seconds') ?? 0)) * 1_000,
+    }
+  }
+
   async stop(): Promise<void> {
     this.api.close()
     await this.proxy?.stop()
     await Promise.all(this.nodes.map((node) => node.stop()))
     await this.database.dispose()
   }
+}
+
+/** The unlabelled samples of a Prometheus text exposition, by metric name. */
+function parseMetrics(text: string): Map<string, number> {
+  const samples = new Map<string, number>()
+  for (const line of text.split('\n')) {
+    const match = /^([a-z_:][a-z0-9_:]*) (\S+)$/i.exec(line)
+    if (match !== null) samples.set(match[1]!, Number(match[2]))
+  }
+  return samples
 }

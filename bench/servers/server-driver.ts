@@ -1,3 +1,4 @@
+import type { DatabaseKind } from './bench-database.js'
 import type { WireName } from '../load/wire.js'
 import type { SessionSpec } from '../load/worker-protocol.js'
 import type { ChildServer } from './child-server.js'
@@ -23,6 +24,8 @@ export interface ServerDriver {
   readonly kind: ServerKind
   readonly wire: WireName
   readonly nodeCount: number
+  /** Where our server stores messages; absent for the baselines. */
+  readonly database?: DatabaseKind
   /** Of our server built at another revision (`--compare`): its short commit. */
   readonly build?: string
   /** Whether its children run under `node --cpu-prof`. */
@@ -44,7 +47,24 @@ export interface RunningServer {
    * crosses between them; behind a proxy, the proxy picks the node.
    */
   prepareSessions(shape: SessionShape): Promise<SessionSpec[]>
+  /**
+   * What the nodes count of themselves (ours: its `/metrics`), summed over nodes; the event-loop
+   * delay is the longest of any node since the previous read. Absent for the baselines, undefined
+   * for a build older than these counters.
+   */
+  readCounters?(): Promise<ServerCounters | undefined>
   stop(): Promise<void>
+}
+
+export interface ServerCounters {
+  /** Messages that reached a node before an earlier one of their session and waited for it. */
+  outOfOrder: number
+  /** Times a node read from the store what the bus had not brought in time. */
+  gapReads: number
+  /** Messages delivered by those reads. */
+  gapMessages: number
+  /** Longest event-loop delay on any node since the previous read, in ms. */
+  eventLoopDelayMaxMs: number
 }
 
 /** Where client `slot` of session `sessionIndex` connects: neighbours in a session differ. */

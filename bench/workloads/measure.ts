@@ -22,9 +22,11 @@ export async function measureWindow(
   const machineBefore = sampleMachine()
   const before = server.nodes.map((node) => node.sample())
   const proxyBefore = server.proxy?.sample()
+  const countersBefore = await server.readCounters?.()
   const window = await generator.run(ratePerSecond, durationMs, drainMs)
   const after = server.nodes.map((node) => node.sample())
   const proxyAfter = server.proxy?.sample()
+  const countersAfter = await server.readCounters?.()
   const machineAfter = sampleMachine()
   const servicesAfter = sampleServices()
   const seconds = durationMs / 1_000
@@ -56,6 +58,15 @@ export async function measureWindow(
     machineCores: machineCoresUsed(machineBefore, machineAfter),
     serviceCores: servicesCoresUsed(servicesBefore, servicesAfter),
     serverRssBytes: after.reduce((sum, sample) => sum + sample.rssBytes, 0),
+    ...(countersBefore !== undefined &&
+      countersAfter !== undefined && {
+        serverCounters: {
+          outOfOrder: countersAfter.outOfOrder - countersBefore.outOfOrder,
+          gapReads: countersAfter.gapReads - countersBefore.gapReads,
+          gapMessages: countersAfter.gapMessages - countersBefore.gapMessages,
+          eventLoopDelayMaxMs: countersAfter.eventLoopDelayMaxMs,
+        },
+      }),
   }
 }
 
@@ -65,6 +76,7 @@ export function serverInfo(driver: ServerDriver): ServerInfo {
     label: driver.label,
     kind: driver.kind,
     nodes: driver.nodeCount,
+    ...(driver.database !== undefined && { database: driver.database }),
     ...(driver.build !== undefined && { build: driver.build }),
     profiled: driver.isProfiled,
   }

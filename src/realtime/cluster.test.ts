@@ -215,6 +215,12 @@ class ChaosBus extends MemoryBus {
   }
 }
 
+/** A node's unlabelled `/metrics` samples, by name (0 when absent). */
+async function metricsOf(node: SocketTestApp): Promise<(name: string) => number> {
+  const text = (await node.app.inject({ method: 'GET', url: '/metrics' })).body
+  return (name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0)
+}
+
 describe('a node whose bus loses and reorders events', () => {
   let cluster: Cluster | undefined
   afterEach(async () => {
@@ -247,6 +253,12 @@ describe('a node whose bus loses and reorders events', () => {
     const expected = Array.from({ length: 40 }, (_, i) => i + 1)
     expect(seqs(onA)).toEqual(expected)
     expect(seqs(onB)).toEqual(expected)
+    // Each node counts what it waited for and what it read back, for /metrics.
+    const counted = await Promise.all([a, b].map((node) => metricsOf(node)))
+    const total = (name: string) => counted.reduce((sum, metrics) => sum + metrics(name), 0)
+    expect(total('chat_messages_out_of_order_total')).toBeGreaterThan(0)
+    expect(total('chat_gap_reads_total')).toBeGreaterThan(0)
+    expect(total('chat_gap_messages_total')).toBeGreaterThan(0)
   })
 })
 

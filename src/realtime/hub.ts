@@ -519,6 +519,7 @@ class Room {
     if (message.seq <= this.deliveredSeq) return
     if (message.seq !== this.deliveredSeq + 1) {
       ;(this.#ahead ??= new Map()).set(message.seq, message)
+      this.#options.metrics.messagesOutOfOrder.inc()
       this.#gapTimer ??= setTimeout(() => void this.#fillGap(), this.#options.gapWaitMs ?? 150)
       return
     }
@@ -553,11 +554,15 @@ class Room {
     this.#gapTimer = undefined
     if (this.#isFilling || this.#disposed) return
     this.#isFilling = true
+    const { gapReads, gapMessages } = this.#options.metrics
+    gapReads.inc()
     try {
+      const before = this.deliveredSeq
       await this.#readStored(
         () => this.deliveredSeq,
         (message) => this.#onMessage(message),
       )
+      gapMessages.inc(this.deliveredSeq - before)
       for (const seq of this.#ahead?.keys() ?? [])
         if (seq <= this.deliveredSeq) this.#ahead!.delete(seq)
     } catch (error) {
