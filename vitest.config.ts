@@ -11,7 +11,12 @@ export default defineConfig({
       extends: true,
       test: {
         name: database,
-        include: ['src/**/*.test.ts', 'sdk/**/*.test.ts', 'test/**/*.test.ts'],
+        include: [
+          'src/**/*.test.ts',
+          'sdk/**/*.test.ts',
+          'bench/**/*.test.ts',
+          'test/**/*.test.ts',
+        ],
         // Several node processes share one database only on PostgreSQL.
         exclude: database === 'sqlite' ? ['test/cluster/**'] : [],
         env: { CHAT_TEST_DATABASE: database },

@@ -1,0 +1,132 @@
+import { describe, expect, it } from 'vitest'
+import type { BenchResults, SaturationResult, SaturationStep, ServerInfo } from '../results.js'
+import { checkTargets } from './targets.js'
+
+const SHAPE = { sessions: 500, clientsPerSession: 2 }
+
+/** A held step: `messages` per second, two deliveries each, and what each process used. */
+function held(
+  messages: number,
+  used: { server: number; generator: number; postgres?: number },
+): SaturationStep {
+  return {
+    offeredPerSecond: messages,
+    durationMs: 5_000,
+    sentPerSecond: messages,
+    deliveredPerSecond: messages * 2,
+    p50Ms: 1,
+    p99Ms: 10,
+    maxMs: 20,
+    sent: messages * 5,
+    refused: 0,
+    expected: messages * 10,
+    delivered: messages * 10,
+    lost: 0,
+    duplicates: 0,
+    late: 0,
+    skipped: 0,
+    errors: {},
+    closes: {},
+    serverCores: used.server,
+    eventLoopCores: used.server / 2,
+    generatorCores: used.generator,
+    machineCores: 1.9,
+    serviceCores: used.postgres === undefined ? {} : { postgres: used.postgres },
+    serverRssBytes: 100 * 1024 * 1024,
+    passed: true,
+  }
+}
+
+function row(
+  workload: SaturationResult['workload'],
+  server: ServerInfo,
+  step: SaturationStep,
+): SaturationResult {
+  return {
+    workload,
+    server,
+    shape: SHAPE,
+    drainMs: 2_000,
+    steps: [step],
+    held: step,
+    stopReason: '',
+  }
+}
+
+const ourPostgres: ServerInfo = {
+  id: 'ours-postgres',
+  label: 'swipesavvy-chat, PostgreSQL',
+  kind: 'ours',
+  nodes: 1,
+  database: 'postgres',
+  profiled: false,
+}
+const ourThreeNodes: ServerInfo = {
+  ...ourPostgres,
+  id: 'ours-postgres-redis-3',
+  label: 'swipesavvy-chat, PostgreSQL, 3 nodes over Redis',
+  nodes: 3,
+}
+const socketIoTwoNodes: ServerInfo = {
+  id: 'socketio-redis-2',
+  label: 'Socket.IO 4, 2 nodes over Redis',
+  kind: 'socket.io',
+  nodes: 2,
+  profiled: false,
+}
+
+/** A run whose one-node PostgreSQL row paid `postgresMicros` of PostgreSQL CPU per message. */
+function results(postgresMicros: number): BenchResults {
+  return {
+    startedAt: '',
+    finishedAt: '',
+    mode: 'full',
+    command: 'npm run bench',
+    revision: 'test',
+    compared: [],
+    cpuProfile: 'ours',
+    profileRuns: [],
+    machine: { cpuModel: 'test', cores: 2, memoryBytes: 1, node: 'v20', os: 'Linux' },
+    fanOut: [],
+    group: [],
+    saturation: [
+      row(
+        'saturation',
+        ourPostgres,
+        held(5_000, { server: 0.6, generator: 0.25, postgres: (5_000 * postgresMicros) / 1e6 }),
+      ),
+    ],
+    idle: [],
+    history: [],
+    scaleOut: [
+      row('scale-out', socketIoTwoNodes, held(7_500, { server: 1.0, generator: 0.4 })),
+      row('scale-out', ourThreeNodes, held(1_500, { server: 0.9, generator: 0.15, postgres: 0.6 })),
+    ],
+    nginxFanOut: [],
+    nginxSaturation: [],
+    notRun: [],
+  }
+}
+
+const manyNodes = (run: BenchResults) =>
+  checkTargets(run).find((check) => check.target.startsWith('Many nodes'))!
+
+describe('the many-node target', () => {
+  it('is beyond this machine when storing its rate alone takes more cores than there are', () => {
+    // 2 × 15,000 deliveries/s = 15,000 messages/s; at 120 µs each PostgreSQL alone needs 1.80 cores,
+    // and the generator 0.75 more (25 µs per delivery, its cheapest in the run): 2.55 of 2.
+    const check = manyNodes(results(120))
+
+    expect(check.status).toBe('beyond this machine')
+    expect(check.why).toContain('The target is 30,000 deliveries/s (15,000 messages/s)')
+    expect(check.why).toContain('PostgreSQL alone 1.80 cores')
+    expect(check.why).toMatch(/would have to fall to \d+ µs/)
+  })
+
+  it('is only not met when the machine could have paid for it', () => {
+    const check = manyNodes(results(40))
+
+    expect(check.status).toBe('not met')
+    expect(check.why).not.toContain('beyond')
+  })
+})
