@@ -75,7 +75,9 @@ export class ChildServer {
       }
       void exited.then((code) => {
         clearTimeout(timer)
-        reject(new Error(`${options.name} exited with ${code}:\n${logs.join('\n')}`))
+        // Reports keep an error's first line: the last thing the server said is usually why.
+        const last = logs.findLast((line) => line.trim() !== '') ?? 'nothing logged'
+        reject(new Error(`${options.name} exited with ${code}: ${last}\n${logs.join('\n')}`))
       })
     })
     return new ChildServer(options.name, port, child, exited, logs)

@@ -151,7 +151,8 @@ export class OursDriver implements ServerDriver {
         ...(this.#usesRedis && {
           REDIS_URL: this.options.redisUrl ?? 'redis://127.0.0.1:6379',
           REDIS_PREFIX: run.redisPrefix,
-          NODE_ID: name,
+          // NODE_ID takes letters, digits, dots, dashes and underscores: a compared build's `@` goes.
+          NODE_ID: name.replaceAll('@', '-'),
         }),
         // As deployed behind a proxy: the client's address comes from X-Forwarded-For.
         ...(this.options.behindNginx === true && { TRUST_PROXY: 'true' }),
