@@ -142,7 +142,8 @@ export function scaleOutWhy(
  * cost measured in this run, counting only what any server that stores messages in PostgreSQL
  * must pay: PostgreSQL at its lowest CPU per stored message (seen where batches grow largest),
  * and the load generator at its lowest CPU per delivery (against any server). Our server and Redis
- * are counted as free, so `cores` above the machine's means no server could reach that rate here.
+ * are counted as free, so `cores` above the machine's means that, at the costs this run measured,
+ * no server could reach that rate here.
  * Undefined when the run has no PostgreSQL or many-node figures to reckon with.
  */
 export function storageBudget(
