@@ -228,13 +228,18 @@ export class RunningOurs implements RunningServer {
   }
 
   async readCounters(): Promise<ServerCounters | undefined> {
+    // The counters only add to a window's account: a node that died or hangs must not cost the
+    // window itself, which reports that node's losses on its own.
     const nodes = await Promise.all(
       this.nodes.map(async (node) => {
-        const response = await fetch(`http://127.0.0.1:${node.port}/metrics`)
+        const response = await fetch(`http://127.0.0.1:${node.port}/metrics`, {
+          signal: AbortSignal.timeout(5_000),
+        })
         return parseMetrics(await response.text())
       }),
-    )
-    if (!nodes.every((node) => node.has('chat_gap_reads_total'))) return undefined
+    ).catch(() => undefined)
+    if (nodes === undefined || !nodes.every((node) => node.has('chat_gap_reads_total')))
+      return undefined
     const sum = (name: string) => nodes.reduce((total, node) => total + (node.get(name) ?? 0), 0)
     return {
       outOfOrder: sum('chat_messages_out_of_order_total'),
