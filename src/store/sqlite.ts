@@ -35,7 +35,11 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqlS
   const checkpointer =
     options.file === ':memory:'
       ? undefined
-      : new SqliteCheckpointer(options.file, () => database.pragma('wal_autocheckpoint = 1000'))
+      : new SqliteCheckpointer({
+          file: options.file,
+          holdWrites: (finish) => db.connection().execute(finish),
+          onFailure: () => database.pragma('wal_autocheckpoint = 1000'),
+        })
   if (checkpointer !== undefined) database.pragma('wal_autocheckpoint = 0')
   const close = async () => {
     await checkpointer?.close()
