@@ -117,6 +117,17 @@ export interface SaturationResult {
   stopReason: string
 }
 
+/** Our store fed messages with nothing else in its process (`workloads/store-alone.ts`). */
+export interface StoreAloneResult {
+  database: 'sqlite'
+  /** Messages per group commit. */
+  batch: number
+  messages: number
+  /** CPU of the whole process (the checkpoint thread included) per message stored. */
+  cpuMicrosPerMessage: number
+  wallMicrosPerMessage: number
+}
+
 export interface IdleResult {
   server: ServerInfo
   requested: number
@@ -184,6 +195,8 @@ export interface BenchResults {
   fanOut: SteadyResult[]
   group: SteadyResult[]
   saturation: SaturationResult[]
+  /** Run with the saturation workload when SQLite is measured: the floor under its targets. */
+  storeAlone: StoreAloneResult[]
   idle: IdleResult[]
   history: HistoryResult[]
   scaleOut: SaturationResult[]

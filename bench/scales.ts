@@ -12,6 +12,14 @@ export interface SteadySpec {
   drainMs: number
 }
 
+/** Storing alone (`workloads/store-alone.ts`): the saturation shape's sessions. */
+export interface StoreAloneSpec {
+  sessions: number
+  /** Messages per group commit, one measurement each. */
+  batches: number[]
+  messages: number
+}
+
 export interface SaturationSpec {
   shape: SessionShape
   /** Messages per second offered in the first step. */
@@ -63,6 +71,7 @@ export interface Scale {
   fanOut: SteadySpec
   group: SteadySpec
   saturation: SaturationSpec
+  storeAlone: StoreAloneSpec
   scaleOut: SaturationSpec
   nginx: NginxSpec
   idle: IdleSpec
@@ -104,6 +113,7 @@ export const FULL_SCALE: Scale = {
     drainMs: 10_000,
   },
   saturation: FULL_SATURATION,
+  storeAlone: { sessions: 500, batches: [10, 100], messages: 40_000 },
   scaleOut: FULL_SATURATION,
   nginx: { fanOut: FULL_FAN_OUT, saturation: FULL_SATURATION },
   idle: {
@@ -150,6 +160,7 @@ export const SMOKE_SCALE: Scale = {
     drainMs: 3_000,
   },
   saturation: SMOKE_SATURATION,
+  storeAlone: { sessions: 4, batches: [10], messages: 200 },
   scaleOut: SMOKE_SATURATION,
   nginx: { fanOut: SMOKE_FAN_OUT, saturation: SMOKE_SATURATION },
   idle: {

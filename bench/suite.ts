@@ -22,6 +22,7 @@ import { runIdle } from './workloads/idle.js'
 import { serverInfo } from './workloads/measure.js'
 import { nginxRowsProblem } from './workloads/nginx.js'
 import { runSaturation } from './workloads/saturation.js'
+import { runStoreAlone } from './workloads/store-alone.js'
 import { runScaleOut } from './workloads/scale-out.js'
 import { runSteady } from './workloads/steady.js'
 
@@ -68,6 +69,7 @@ export async function runSuite(
     fanOut: [],
     group: [],
     saturation: [],
+    storeAlone: [],
     idle: [],
     history: [],
     scaleOut: [],
@@ -159,6 +161,12 @@ export async function runSuite(
           break
         }
         case 'saturation':
+          if (databases.includes('sqlite')) {
+            log('saturation: SQLite storing alone')
+            results.storeAlone.push(
+              ...(await runStoreAlone(path.dirname(build.cli), options.scale.storeAlone, context)),
+            )
+          }
           for (const driver of everyServer) {
             await attempt(workload, driver, async () => {
               results.saturation.push(

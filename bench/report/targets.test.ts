@@ -67,6 +67,19 @@ const ourThreeNodes: ServerInfo = {
   label: 'swipesavvy-chat, PostgreSQL, 3 nodes over Redis',
   nodes: 3,
 }
+const ourSqlite: ServerInfo = {
+  ...ourPostgres,
+  id: 'ours-sqlite',
+  label: 'swipesavvy-chat, SQLite',
+  database: 'sqlite',
+}
+const bareWs: ServerInfo = {
+  id: 'bare-ws',
+  label: 'bare ws',
+  kind: 'bare-ws',
+  nodes: 1,
+  profiled: false,
+}
 const socketIoTwoNodes: ServerInfo = {
   id: 'socketio-redis-2',
   label: 'Socket.IO 4, 2 nodes over Redis',
@@ -75,8 +88,12 @@ const socketIoTwoNodes: ServerInfo = {
   profiled: false,
 }
 
-/** A run whose one-node PostgreSQL row paid `postgresMicros` of PostgreSQL CPU per message. */
-function results(postgresMicros: number): BenchResults {
+/**
+ * A run whose one-node PostgreSQL row paid `postgresMicros` of PostgreSQL CPU per message, and
+ * whose SQLite store alone paid `sqliteMicros` per message. Bare ws pays 10 µs of server CPU and
+ * 10 µs of load generator per delivery, the generator's cheapest in the run.
+ */
+function results(postgresMicros: number, sqliteMicros = 30): BenchResults {
   return {
     startedAt: '',
     finishedAt: '',
@@ -95,6 +112,24 @@ function results(postgresMicros: number): BenchResults {
         ourPostgres,
         held(5_000, { server: 0.6, generator: 0.25, postgres: (5_000 * postgresMicros) / 1e6 }),
       ),
+      row('saturation', ourSqlite, held(5_000, { server: 0.9, generator: 0.25 })),
+      row('saturation', bareWs, held(25_000, { server: 0.5, generator: 0.5 })),
+    ],
+    storeAlone: [
+      {
+        database: 'sqlite',
+        batch: 10,
+        messages: 1,
+        cpuMicrosPerMessage: sqliteMicros * 1.5,
+        wallMicrosPerMessage: 1,
+      },
+      {
+        database: 'sqlite',
+        batch: 100,
+        messages: 1,
+        cpuMicrosPerMessage: sqliteMicros,
+        wallMicrosPerMessage: 1,
+      },
     ],
     idle: [],
     history: [],
@@ -111,16 +146,20 @@ function results(postgresMicros: number): BenchResults {
 const manyNodes = (run: BenchResults) =>
   checkTargets(run).find((check) => check.target.startsWith('Many nodes'))!
 
+const target = (run: BenchResults, name: string) =>
+  checkTargets(run).find((check) => check.target === name)!
+
 describe('the many-node target', () => {
-  it('is beyond this machine when storing its rate alone takes more cores than there are', () => {
-    // 2 × 15,000 deliveries/s = 15,000 messages/s; at 120 µs each PostgreSQL alone needs 1.80 cores,
-    // and the generator 0.75 more (25 µs per delivery, its cheapest in the run): 2.55 of 2.
+  it('is beyond this machine when storing, sockets and load alone take more cores than there are', () => {
+    // 2 × 15,000 deliveries/s = 15,000 messages/s: PostgreSQL 1.80 cores at 120 µs each, the
+    // sockets 0.30 at bare ws's 10 µs per delivery, the generator 0.30 more: 2.40 of 2.
     const check = manyNodes(results(120))
 
     expect(check.status).toBe('beyond this machine')
     expect(check.why).toContain('The target is 30,000 deliveries/s (15,000 messages/s)')
     expect(check.why).toContain('PostgreSQL alone 1.80 cores')
-    expect(check.why).toMatch(/would have to fall to \d+ µs/)
+    expect(check.why).toContain("their sockets 0.30 (the bare ws server's 10 µs per delivery)")
+    expect(check.why).toContain('storing would have to cost at most 93 µs per message')
   })
 
   it('is only not met when the machine could have paid for it', () => {
@@ -128,5 +167,35 @@ describe('the many-node target', () => {
 
     expect(check.status).toBe('not met')
     expect(check.why).not.toContain('beyond')
+  })
+})
+
+describe('the saturation targets', () => {
+  const vsBareWs = 'Saturation on SQLite vs bare ws'
+
+  it('price SQLite at what our store alone paid per message, at its cheapest batch', () => {
+    // 0.6 × 50,000 = 30,000 deliveries/s, 15,000 messages/s: storing 1.50 cores at 100 µs,
+    // sockets 0.30, generator 0.30: 2.10 of 2.
+    const check = target(results(120, 100), vsBareWs)
+
+    expect(check.status).toBe('beyond this machine')
+    expect(check.why).toContain(
+      'our SQLite store alone 1.50 cores (100 µs per message, 100 messages per commit',
+    )
+  })
+
+  it('are not met, and not beyond, when the floor fits the machine', () => {
+    const check = target(results(120, 30), vsBareWs)
+
+    expect(check.status).toBe('not met')
+    expect(check.why).not.toContain('beyond')
+  })
+
+  it('price PostgreSQL at its process CPU per message', () => {
+    // 15,000 messages/s at 120 µs: 1.80 cores, with sockets and generator 2.40 of 2.
+    expect(target(results(120), 'Saturation on PostgreSQL vs bare ws').status).toBe(
+      'beyond this machine',
+    )
+    expect(target(results(40), 'Saturation on PostgreSQL vs bare ws').status).toBe('not met')
   })
 })

@@ -9,13 +9,13 @@ import {
   notRunWhy,
   saturationWhy,
   scaleOutWhy,
-  storageBudget,
+  machineFloor,
   type WhyContext,
 } from './why.js'
 
 /**
  * `informational`: a figure the issue asked for, with no bar to clear. `beyond this machine`: not
- * met, and the run's own figures show no server could meet it here (see `storageBudget`).
+ * met, and the run's own figures show no server could meet it here (see `machineFloor`).
  */
 export type TargetStatus = 'met' | 'not met' | 'beyond this machine' | 'not run' | 'informational'
 
@@ -89,31 +89,52 @@ function saturationTargets(context: WhyContext): TargetCheck[] {
   const socketIo = heldRate(rows, 'socketio')
   return (['sqlite', 'postgres'] as const).flatMap((database) => {
     const name = database === 'sqlite' ? 'SQLite' : 'PostgreSQL'
-    const ours = heldRate(rows, `ours-${database}`)
+    const id = `ours-${database}`
+    const ours = heldRate(rows, id)
     const why = () => saturationWhy(context, database)
+    const shape = rows.find((row) => row.server.id === id)?.held
+    const target = (against: string, theirs: number | undefined, least: number) =>
+      beyondOrExplained(
+        context,
+        compare(`Saturation on ${name} vs ${against}`, ours, theirs, least, 'deliveries/s'),
+        {
+          deliveriesPerSecond: least * (theirs ?? 0),
+          messagesPerDelivery:
+            shape === undefined ? 0 : shape.sentPerSecond / shape.deliveredPerSecond,
+          database,
+        },
+        why,
+      )
     return [
-      explained(
-        compare(
-          `Saturation on ${name} vs bare ws`,
-          ours,
-          bare,
-          SATURATION_VS_BARE_WS,
-          'deliveries/s',
-        ),
-        why,
-      ),
-      explained(
-        compare(
-          `Saturation on ${name} vs Socket.IO, one node`,
-          ours,
-          socketIo,
-          SATURATION_VS_SOCKET_IO,
-          'deliveries/s',
-        ),
-        why,
-      ),
+      target('bare ws', bare, SATURATION_VS_BARE_WS),
+      target('Socket.IO, one node', socketIo, SATURATION_VS_SOCKET_IO),
     ]
   })
+}
+
+/**
+ * A target not met is `beyond this machine` when the least its rate can cost here (see
+ * `machineFloor`) exceeds the machine's cores; it then says so first, with those figures.
+ */
+function beyondOrExplained(
+  context: WhyContext,
+  check: TargetCheck,
+  rate: {
+    deliveriesPerSecond: number
+    messagesPerDelivery: number
+    database: 'sqlite' | 'postgres'
+  },
+  why: () => string,
+): TargetCheck {
+  const { results } = context
+  const floor =
+    check.status === 'not met' && rate.messagesPerDelivery > 0
+      ? machineFloor(results, rate.deliveriesPerSecond, rate.messagesPerDelivery, rate.database)
+      : undefined
+  if (floor !== undefined && floor.cores > results.machine.cores) {
+    return { ...check, status: 'beyond this machine', why: `${floor.account} ${why()}` }
+  }
+  return explained(check, why)
 }
 
 function fanOutTargets(context: WhyContext): TargetCheck[] {
@@ -254,18 +275,17 @@ function scaleOutTarget(context: WhyContext): TargetCheck {
     )?.reason
     if (reason !== undefined) check.measured = `not run: ${reason}`
   }
-  const budget =
-    check.status === 'not met' && socketIo?.held !== undefined
-      ? storageBudget(results, SCALE_OUT_VS_SOCKET_IO * socketIo.held.deliveredPerSecond)
-      : undefined
-  if (budget !== undefined && budget.cores > results.machine.cores) {
-    return {
-      ...check,
-      status: 'beyond this machine',
-      why: `${budget.account} ${scaleOutWhy(context, ours, socketIo)}`,
-    }
-  }
-  return explained(check, () => scaleOutWhy(context, ours, socketIo))
+  const shape = ours?.held ?? socketIo?.held
+  return beyondOrExplained(
+    context,
+    check,
+    {
+      deliveriesPerSecond: SCALE_OUT_VS_SOCKET_IO * (socketIo?.held?.deliveredPerSecond ?? 0),
+      messagesPerDelivery: shape === undefined ? 0 : shape.sentPerSecond / shape.deliveredPerSecond,
+      database: ours?.server.database === 'sqlite' ? 'sqlite' : 'postgres',
+    },
+    () => scaleOutWhy(context, ours, socketIo),
+  )
 }
 
 /** Issue 4: three nodes behind nginx against one node, both over Redis; a ratio, not a target. */

@@ -42,6 +42,7 @@ export function saturationWhy(context: WhyContext, database: 'sqlite' | 'postgre
   return [
     ...searchAccount(row, results.machine.cores),
     costPerDelivery(row.held, baselines),
+    database === 'sqlite' ? storeAloneAccount(results) : undefined,
     profileAccount(context.profiles, 'saturation', id),
   ]
     .filter((part) => part !== undefined)
@@ -138,27 +139,105 @@ export function scaleOutWhy(
 }
 
 /**
- * What a rate of `deliveriesPerSecond`, at the many-node shape, takes of this machine at the least
- * cost measured in this run, counting only what any server that stores messages in PostgreSQL
- * must pay: PostgreSQL at its lowest CPU per stored message (seen where batches grow largest),
- * and the load generator at its lowest CPU per delivery (against any server). Our server and Redis
- * are counted as free, so `cores` above the machine's means that, at the costs this run measured,
- * no server could reach that rate here.
- * Undefined when the run has no PostgreSQL or many-node figures to reckon with.
+ * The least reaching `deliveriesPerSecond` can cost on this machine, by this run's own figures:
+ * storing each message (PostgreSQL's process at the lowest CPU per message any of our
+ * PostgreSQL rows paid; for SQLite, our store fed messages with nothing else in its process), the
+ * sockets at what the bare ws server pays per delivery (frames in and out, nothing else), and the
+ * load generator at its lowest CPU per delivery. Everything else a chat server does (tokens,
+ * checks, JSON, presence, Redis) is counted as free. When that floor exceeds the machine's cores,
+ * no server that stores each message before broadcasting it reaches the rate here.
+ * `messagesPerDelivery` is the workload's shape (one message is delivered to each of its
+ * session's sockets).
  */
-export function storageBudget(
+export function machineFloor(
   results: BenchResults,
   deliveriesPerSecond: number,
+  messagesPerDelivery: number,
+  database: 'sqlite' | 'postgres',
 ): { cores: number; account: string } | undefined {
-  const heldSteps = [...results.saturation, ...results.scaleOut, ...results.nginxSaturation]
+  const heldSteps: HeldStep[] = [
+    ...results.saturation,
+    ...results.scaleOut,
+    ...results.nginxSaturation,
+  ]
     .filter((row) => row.held !== undefined && row.held.sentPerSecond > 0)
     .map((row) => ({ row, held: row.held! }))
-  const cheapest = <T>(items: T[], cost: (item: T) => number) =>
-    items.reduce<T | undefined>(
-      (best, item) => (best === undefined || cost(item) < cost(best) ? item : best),
-      undefined,
-    )
-  const postgresMicros = ({ held }: (typeof heldSteps)[number]) =>
+  const storing = storingFloor(results, heldSteps, database)
+  const generatorMicros = ({ held }: HeldStep) =>
+    (held.generatorCores * 1_000_000) / held.deliveredPerSecond
+  const generating = cheapest(heldSteps, generatorMicros)
+  const bareWs = results.saturation.find((row) => row.server.id === 'bare-ws')?.held
+  if (storing === undefined || generating === undefined || bareWs === undefined) return undefined
+
+  const messagesPerSecond = deliveriesPerSecond * messagesPerDelivery
+  const socketMicros = (bareWs.serverCores * 1_000_000) / bareWs.deliveredPerSecond
+  const storingCores = (messagesPerSecond * storing.micros) / 1_000_000
+  const socketCores = (deliveriesPerSecond * socketMicros) / 1_000_000
+  const generatorCores = (deliveriesPerSecond * generatorMicros(generating)) / 1_000_000
+  const total = storingCores + socketCores + generatorCores
+  const machine = results.machine.cores
+  const storingLeft = machine - socketCores - generatorCores
+  return {
+    cores: total,
+    account:
+      `The target is ${count(deliveriesPerSecond)} deliveries/s (${count(messagesPerSecond)} messages/s). ` +
+      `At the least this run measured per unit, storing them takes ${storing.what} ` +
+      `${cores(storingCores)} cores (${micros1(storing.micros)} µs per message, ${storing.where}), ` +
+      `their sockets ${cores(socketCores)} (the bare ws server's ${micros1(socketMicros)} µs per delivery) ` +
+      `and the load generator ${cores(generatorCores)} (${micros1(generatorMicros(generating))} µs per ` +
+      `delivery, against ${generating.row.server.label}): ${cores(total)} cores ` +
+      `${total > machine ? 'of' : 'within'} the machine's ${machine}, with everything else a chat ` +
+      'server does (tokens, checks, JSON, presence, Redis) counted as free.' +
+      (total > machine
+        ? ' So no server that stores each message before broadcasting it reaches that rate on this ' +
+          'machine: with all that still free, storing would have to cost ' +
+          (storingLeft > 0
+            ? `at most ${micros1((storingLeft * 1_000_000) / messagesPerSecond)} µs per message.`
+            : 'nothing, and the sockets and load generator alone would still not fit.')
+        : ''),
+  }
+}
+
+/** What our SQLite store paid per message with nothing else in its process, at each batch. */
+function storeAloneAccount(results: BenchResults): string | undefined {
+  if (results.storeAlone.length === 0) return undefined
+  const each = results.storeAlone.map(
+    (row) =>
+      `${micros1(row.cpuMicrosPerMessage)} µs at ${row.batch} per commit ` +
+      `(${micros1(row.wallMicrosPerMessage)} µs of wall time)`,
+  )
+  return `Storing alone, with nothing else in the process, our SQLite store spent CPU per message: ${each.join(', ')}.`
+}
+
+interface HeldStep {
+  row: SaturationResult
+  held: SaturationStep
+}
+
+function cheapest<T>(items: readonly T[], cost: (item: T) => number): T | undefined {
+  return items.reduce<T | undefined>(
+    (best, item) => (best === undefined || cost(item) < cost(best) ? item : best),
+    undefined,
+  )
+}
+
+/** The least CPU per stored message this run measured for `database`, and where. */
+function storingFloor(
+  results: BenchResults,
+  heldSteps: HeldStep[],
+  database: 'sqlite' | 'postgres',
+): { micros: number; what: string; where: string } | undefined {
+  if (database === 'sqlite') {
+    const alone = cheapest(results.storeAlone, (row) => row.cpuMicrosPerMessage)
+    return alone === undefined
+      ? undefined
+      : {
+          micros: alone.cpuMicrosPerMessage,
+          what: 'our SQLite store alone',
+          where: `${alone.batch} messages per commit, nothing else in its process`,
+        }
+  }
+  const postgresMicros = ({ held }: HeldStep) =>
     ((held.serviceCores.postgres ?? 0) * 1_000_000) / held.sentPerSecond
   const storing = cheapest(
     heldSteps.filter(
@@ -167,33 +246,13 @@ export function storageBudget(
     ),
     postgresMicros,
   )
-  const generatorMicros = ({ held }: (typeof heldSteps)[number]) =>
-    (held.generatorCores * 1_000_000) / held.deliveredPerSecond
-  const generating = cheapest(heldSteps, generatorMicros)
-  const shape = results.scaleOut.find((row) => row.held !== undefined)?.held
-  if (storing === undefined || generating === undefined || shape === undefined) return undefined
-  const messagesPerSecond = deliveriesPerSecond * (shape.sentPerSecond / shape.deliveredPerSecond)
-  const postgresCores = (messagesPerSecond * postgresMicros(storing)) / 1_000_000
-  const generatorCores = (deliveriesPerSecond * generatorMicros(generating)) / 1_000_000
-  const total = postgresCores + generatorCores
-  const machine = results.machine.cores
-  return {
-    cores: total,
-    account:
-      `The target is ${count(deliveriesPerSecond)} deliveries/s (${count(messagesPerSecond)} messages/s). ` +
-      `Storing that many messages takes PostgreSQL alone ${cores(postgresCores)} cores at the lowest ` +
-      `cost per message measured in this run (${micros1(postgresMicros(storing))} µs, ` +
-      `${storing.row.server.label} at ${count(storing.held.sentPerSecond)} messages/s), and the load ` +
-      `generator ${cores(generatorCores)} at its lowest cost per delivery ` +
-      `(${micros1(generatorMicros(generating))} µs, against ${generating.row.server.label}): ` +
-      `${cores(total)} cores ${total > machine ? 'of' : 'within'} the machine's ${machine}, ` +
-      'with the server itself and Redis counted as free.' +
-      (total > machine
-        ? ' At these costs no server that stores each message before broadcasting it reaches that ' +
-          "rate on this machine: with the server and Redis still free, PostgreSQL's cost per message " +
-          `would have to fall to ${micros1(((machine - generatorCores) * 1_000_000) / messagesPerSecond)} µs.`
-        : ''),
-  }
+  return storing === undefined
+    ? undefined
+    : {
+        micros: postgresMicros(storing),
+        what: 'PostgreSQL alone',
+        where: `${storing.row.server.label} at ${count(storing.held.sentPerSecond)} messages/s`,
+      }
 }
 
 /** One node against three behind nginx (informational): where the cores went in each. */

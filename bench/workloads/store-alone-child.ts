@@ -1,0 +1,117 @@
+/**
+ * Stores messages through our SQLite store and nothing else (no sockets, no HTTP, no JSON), in
+ * groups of `batch` as the group commit forms them under load, and prints what that cost: the
+ * least CPU any server built on this store pays per message on this machine.
+ *
+ * Run by `store-alone.ts` in a process of its own, so `process.cpuUsage()` counts exactly this
+ * work (the checkpoint worker thread included).
+ *
+ * argv: <server build's src folder> <data folder> <sessions> <batch> <messages>
+ */
+import path from 'node:path'
+import { pathToFileURL } from 'node:url'
+import type * as IdsModule from '../../src/ids.js'
+import type * as SqliteModule from '../../src/store/sqlite.js'
+import type { NewMessage } from '../../src/store/store.js'
+import type { StoreAloneResult } from '../results.js'
+
+const [buildDir, dataDir, sessionsArg, batchArg, messagesArg] = process.argv.slice(2)
+const [sessionCount, batch, messages] = [sessionsArg, batchArg, messagesArg].map(Number) as [
+  number,
+  number,
+  number,
+]
+const fromBuild = (file: string) => import(pathToFileURL(path.join(buildDir!, file)).href)
+const { openSqliteStore } = (await fromBuild('store/sqlite.js')) as typeof SqliteModule
+// Message ids as the server makes them (time-ordered, so their index grows at one end).
+const { newId } = (await fromBuild('ids.js')) as typeof IdsModule
+const store = await openSqliteStore({
+  file: path.join(dataDir!, 'chat.db'),
+  synchronous: 'NORMAL',
+})
+
+const now = Date.now()
+const sessions: Array<{ id: string; senders: [string, string] }> = []
+for (let i = 0; i < sessionCount; i++) {
+  const senders: [string, string] = [newId(), newId()]
+  for (const [n, id] of senders.entries()) {
+    await store.users.insert({
+      id,
+      email: `store-alone-${i}-${n}@bench.invalid`,
+      full_name: null,
+      role: 'user',
+      password_hash: null,
+      external_issuer: null,
+      external_subject: null,
+      created_at: now,
+    })
+  }
+  const id = newId()
+  await store.sessions.insert({
+    id,
+    title: 'Store alone',
+    status: 'active',
+    initiator_id: senders[0],
+    assigned_agent_id: null,
+    created_at: now,
+    started_at: null,
+    closed_at: null,
+    closed_by: null,
+    last_seq: 0,
+    last_activity_at: now,
+  })
+  sessions.push({ id, senders })
+}
+
+let sent = 0
+/** A message as the saturation workload's generator sends it: its clients take turns. */
+function nextMessage(): NewMessage {
+  const client = sent % (sessions.length * 2)
+  const session = sessions[client >> 1]!
+  sent += 1
+  return {
+    id: newId(),
+    chat_session_id: session.id,
+    sender_id: session.senders[client & 1]!,
+    message_type: 'text',
+    content: 'Hello, I need help with my wallet: the card was declined twice today.',
+    reply_to_id: null,
+    mentions: null,
+    file_url: null,
+    file_name: null,
+    file_size: null,
+    file_type: null,
+    client_message_id: sent.toString(36),
+    created_at: Date.now(),
+  }
+}
+
+/** Appends started in one turn of the event loop are one group commit. */
+async function storeAll(count: number): Promise<void> {
+  for (let done = 0; done < count; done += batch) {
+    const group = Array.from({ length: Math.min(batch, count - done) }, () =>
+      store.messages.append(nextMessage()),
+    )
+    for (const result of await Promise.all(group)) {
+      if (result.outcome !== 'stored')
+        throw new Error(`a message was not stored: ${result.outcome}`)
+    }
+  }
+}
+
+await storeAll(Math.min(messages, 2_000)) // warm-up: statements prepared, pages cached
+const cpuBefore = process.cpuUsage()
+const wallBefore = performance.now()
+await storeAll(messages)
+const cpu = process.cpuUsage(cpuBefore)
+const wallMs = performance.now() - wallBefore
+await store.close()
+
+const result: StoreAloneResult = {
+  database: 'sqlite',
+  batch,
+  messages,
+  cpuMicrosPerMessage: (cpu.user + cpu.system) / messages,
+  wallMicrosPerMessage: (wallMs * 1000) / messages,
+}
+process.stdout.write(`${JSON.stringify(result)}\n`)
