@@ -29,11 +29,11 @@ parentPort.on('message', (message) => {
 `
 
 /**
- * Writes are held only once what is left to copy is this small (a fraction of a millisecond):
- * a longer hold would show in the latency of every message sent meanwhile.
+ * The event loop copies the rest only once it is this small (a fraction of a millisecond): a
+ * longer stall would show in the latency of every message sent meanwhile.
  */
 const FRAMES_TO_COPY_WHILE_HOLDING = 64
-/** Past this many passes the server writes faster than they copy; hold anyway, or the log grows. */
+/** Past this many passes the server writes faster than they copy; finish anyway, or the log grows. */
 const MAX_PASSES_BEFORE_HOLDING = 8
 
 interface CheckpointResult {
@@ -46,10 +46,10 @@ interface CheckpointResult {
 export interface SqliteCheckpointerOptions {
   file: string
   /**
-   * Runs `finish` while nothing else in this process can write: the store holds its one
-   * connection, and appends wait in their queue meanwhile.
+   * Copies the last few frames on the server's own connection, synchronously, so no commit can
+   * come between (a PASSIVE checkpoint, skipped while that connection is inside a transaction).
    */
-  holdWrites: (finish: () => Promise<void>) => Promise<void>
+  finishOnWriter: () => void
   /** Runs if the worker dies, so the caller can let SQLite checkpoint by itself again. */
   onFailure: () => void
   intervalMs?: number
@@ -64,8 +64,9 @@ export interface SqliteCheckpointerOptions {
  * never copy all of it: under steady load the log would then never start over, and every commit
  * would append to a file growing without bound (1.4 GB for 40,000 messages), which costs the
  * kernel far more than the write itself. So once the passes have caught up to within a few frames,
- * the second step holds the server's writes for the moment it takes to copy those last few; the
- * next commit then rewrites the log from its start, in place.
+ * the server's own connection copies those last few, on the event loop, where no commit can come
+ * between (a fraction of a millisecond: waiting for the worker instead would put its scheduling in
+ * every message's latency); the next commit then rewrites the log from its start, in place.
  */
 export class SqliteCheckpointer {
   readonly #worker: Worker
@@ -128,11 +129,7 @@ export class SqliteCheckpointer {
       ;({ log } = await this.#checkpoint())
       if (log - previous <= FRAMES_TO_COPY_WHILE_HOLDING) break
     }
-    if (log > 0) {
-      await this.#options.holdWrites(async () => {
-        await this.#checkpoint()
-      })
-    }
+    if (log > 0) this.#options.finishOnWriter()
   }
 
   #checkpoint(): Promise<CheckpointResult> {

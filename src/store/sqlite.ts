@@ -37,7 +37,9 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqlS
       ? undefined
       : new SqliteCheckpointer({
           file: options.file,
-          holdWrites: (finish) => db.connection().execute(finish),
+          finishOnWriter: () => {
+            if (!database.inTransaction) database.pragma('wal_checkpoint(PASSIVE)')
+          },
           onFailure: () => database.pragma('wal_autocheckpoint = 1000'),
         })
   if (checkpointer !== undefined) database.pragma('wal_autocheckpoint = 0')
