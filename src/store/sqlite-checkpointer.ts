@@ -29,12 +29,16 @@ parentPort.on('message', (message) => {
 `
 
 /**
- * The event loop copies the rest only once it is this small (a fraction of a millisecond): a
- * longer stall would show in the latency of every message sent meanwhile.
+ * The log starts over only once it holds this many frames (64 MiB of 4 KiB pages): starting over
+ * holds appends for a few milliseconds (the last copy and its fsyncs), and a hold every few
+ * seconds at most stays out of all but the slowest messages' latency. In between, commits write
+ * into the file already there, in place.
  */
-const FRAMES_TO_COPY_WHILE_HOLDING = 64
-/** Past this many passes the server writes faster than they copy; finish anyway, or the log grows. */
-const MAX_PASSES_BEFORE_HOLDING = 8
+const FRAMES_BEFORE_STARTING_OVER = 16_384
+/** Appends are held only once what is left to copy is this small. */
+const FRAMES_LEFT_WHILE_HOLDING = 64
+/** Past this many passes the server writes faster than they copy; hold anyway, or the log grows. */
+const MAX_PASSES = 8
 
 interface CheckpointResult {
   /** Frames in the write-ahead log. */
@@ -46,13 +50,14 @@ interface CheckpointResult {
 export interface SqliteCheckpointerOptions {
   file: string
   /**
-   * Copies the last few frames on the server's own connection, synchronously, so no commit can
-   * come between (a PASSIVE checkpoint, skipped while that connection is inside a transaction).
+   * Runs `finish` while nothing else in this process can write: the store holds its one
+   * connection, and appends wait in their queue meanwhile.
    */
-  finishOnWriter: () => void
+  holdWrites: (finish: () => Promise<void>) => Promise<void>
   /** Runs if the worker dies, so the caller can let SQLite checkpoint by itself again. */
   onFailure: () => void
   intervalMs?: number
+  framesBeforeStartingOver?: number
 }
 
 /**
@@ -60,13 +65,12 @@ export interface SqliteCheckpointerOptions {
  * event loop never waits for that copy or its fsync (SQLite would otherwise do it inside whichever
  * commit crosses its threshold: a stall of tens of milliseconds for every socket).
  *
- * A round has two steps. The first copies the log while the server goes on writing, so it can
- * never copy all of it: under steady load the log would then never start over, and every commit
- * would append to a file growing without bound (1.4 GB for 40,000 messages), which costs the
- * kernel far more than the write itself. So once the passes have caught up to within a few frames,
- * the server's own connection copies those last few, on the event loop, where no commit can come
- * between (a fraction of a millisecond: waiting for the worker instead would put its scheduling in
- * every message's latency); the next commit then rewrites the log from its start, in place.
+ * A checkpoint beside a server that never stops writing can never copy the whole log, and the
+ * log starts over only from a commit that finds it all copied: under steady load it would never
+ * start over, and every commit would append to a file growing without bound (1.4 GB for 40,000
+ * messages), which costs the kernel far more than the write itself. So once the log is long
+ * enough, passes copy it until what is left is a few frames, and the last few are copied while
+ * the server's writes are held; the next commit then rewrites the log from its start, in place.
  */
 export class SqliteCheckpointer {
   readonly #worker: Worker
@@ -120,16 +124,19 @@ export class SqliteCheckpointer {
 
   async #runRound(): Promise<void> {
     if (this.#isClosing) return
+    let { log } = await this.#checkpoint()
+    if (log < (this.#options.framesBeforeStartingOver ?? FRAMES_BEFORE_STARTING_OVER)) return
     // Each pass copies what the server wrote during the one before, so the passes shrink; the
     // figures are those of the log as a pass found it, so the growth between two passes is what
     // the server wrote meanwhile.
-    let { log } = await this.#checkpoint()
-    for (let pass = 1; pass < MAX_PASSES_BEFORE_HOLDING; pass++) {
+    for (let pass = 1; pass < MAX_PASSES; pass++) {
       const previous = log
       ;({ log } = await this.#checkpoint())
-      if (log - previous <= FRAMES_TO_COPY_WHILE_HOLDING) break
+      if (log - previous <= FRAMES_LEFT_WHILE_HOLDING) break
     }
-    if (log > 0) this.#options.finishOnWriter()
+    await this.#options.holdWrites(async () => {
+      await this.#checkpoint()
+    })
   }
 
   #checkpoint(): Promise<CheckpointResult> {

@@ -37,9 +37,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqlS
       ? undefined
       : new SqliteCheckpointer({
           file: options.file,
-          finishOnWriter: () => {
-            if (!database.inTransaction) database.pragma('wal_checkpoint(PASSIVE)')
-          },
+          holdWrites: (finish) => db.connection().execute(finish),
           onFailure: () => database.pragma('wal_autocheckpoint = 1000'),
         })
   if (checkpointer !== undefined) database.pragma('wal_autocheckpoint = 0')
