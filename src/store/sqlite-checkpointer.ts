@@ -30,8 +30,8 @@ parentPort.on('message', (message) => {
 
 /**
  * The log starts over only once it holds this many frames (64 MiB of 4 KiB pages): starting over
- * holds appends for a few milliseconds (the last copy and its fsyncs), and a hold every few
- * seconds at most stays out of all but the slowest messages' latency. In between, commits write
+ * holds appends for a few milliseconds (the last copy and its fsyncs), and at about once a second
+ * (the fan-out workload's rate) that touches well under 1% of messages. In between, commits write
  * into the file already there, in place.
  */
 const FRAMES_BEFORE_STARTING_OVER = 16_384
