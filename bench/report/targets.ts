@@ -1,5 +1,5 @@
 import type { RunProfile } from '../profile/cpu-profile.js'
-import type { BenchResults, HistoryResult, SaturationResult } from '../results.js'
+import type { BenchResults, HistoryResult, SaturationResult, SaturationStep } from '../results.js'
 import { count, kibibytes, ms, ratio } from './format.js'
 import {
   fanOutWhy,
@@ -97,12 +97,7 @@ function saturationTargets(context: WhyContext): TargetCheck[] {
       beyondOrExplained(
         context,
         compare(`Saturation on ${name} vs ${against}`, ours, theirs, least, 'deliveries/s'),
-        {
-          deliveriesPerSecond: least * (theirs ?? 0),
-          messagesPerDelivery:
-            shape === undefined ? 0 : shape.sentPerSecond / shape.deliveredPerSecond,
-          database,
-        },
+        { deliveriesPerSecond: least * (theirs ?? 0), shape, database },
         why,
       )
     return [
@@ -114,22 +109,29 @@ function saturationTargets(context: WhyContext): TargetCheck[] {
 
 /**
  * A target not met is `beyond this machine` when the least its rate can cost here (see
- * `machineFloor`) exceeds the machine's cores; it then says so first, with those figures.
+ * `machineFloor`) exceeds the machine's cores; it then says so first, with those figures. `shape`
+ * is a held step of the workload, whose messages per delivery the rate is priced at.
  */
 function beyondOrExplained(
   context: WhyContext,
   check: TargetCheck,
   rate: {
     deliveriesPerSecond: number
-    messagesPerDelivery: number
+    shape: SaturationStep | undefined
     database: 'sqlite' | 'postgres'
   },
   why: () => string,
 ): TargetCheck {
   const { results } = context
+  const { shape } = rate
   const floor =
-    check.status === 'not met' && rate.messagesPerDelivery > 0
-      ? machineFloor(results, rate.deliveriesPerSecond, rate.messagesPerDelivery, rate.database)
+    check.status === 'not met' && shape !== undefined && shape.deliveredPerSecond > 0
+      ? machineFloor(
+          results,
+          rate.deliveriesPerSecond,
+          shape.sentPerSecond / shape.deliveredPerSecond,
+          rate.database,
+        )
       : undefined
   if (floor !== undefined && floor.cores > results.machine.cores) {
     return { ...check, status: 'beyond this machine', why: `${floor.account} ${why()}` }
@@ -275,13 +277,12 @@ function scaleOutTarget(context: WhyContext): TargetCheck {
     )?.reason
     if (reason !== undefined) check.measured = `not run: ${reason}`
   }
-  const shape = ours?.held ?? socketIo?.held
   return beyondOrExplained(
     context,
     check,
     {
       deliveriesPerSecond: SCALE_OUT_VS_SOCKET_IO * (socketIo?.held?.deliveredPerSecond ?? 0),
-      messagesPerDelivery: shape === undefined ? 0 : shape.sentPerSecond / shape.deliveredPerSecond,
+      shape: ours?.held ?? socketIo?.held,
       database: ours?.server.database === 'sqlite' ? 'sqlite' : 'postgres',
     },
     () => scaleOutWhy(context, ours, socketIo),
