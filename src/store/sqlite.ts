@@ -1,35 +1,30 @@
 import fs from 'node:fs'
 import path from 'node:path'
-import SqliteDatabase from 'better-sqlite3'
-import { Kysely, SqliteDialect, type SqliteDialectConfig } from 'kysely'
+import {
+  CompiledQuery,
+  Kysely,
+  SqliteAdapter,
+  SqliteIntrospector,
+  SqliteQueryCompiler,
+  type DatabaseConnection,
+  type Dialect,
+  type Driver,
+  type QueryResult,
+} from 'kysely'
 import { migrateToLatest } from './migrate.js'
 import { SqliteCheckpointer } from './sqlite-checkpointer.js'
-import type { ChatMessagesTable, Database } from './schema.js'
+import { SqliteThread, toError, type SqliteThreadOptions } from './sqlite-thread.js'
+import type { Database } from './schema.js'
 import { SqlStore, toMessageRecord, type MessageAppender } from './sql-store.js'
 import type { AppendResult, NewMessage } from './store.js'
 
-export interface SqliteStoreOptions {
-  /** A file path, or `:memory:` for tests. */
-  file: string
-  /** `NORMAL` survives a crash of the process; `FULL` also a power loss. */
-  synchronous: 'NORMAL' | 'FULL'
-}
+export type SqliteStoreOptions = SqliteThreadOptions
 
 /** The embedded default: one file, WAL mode, nothing to install. */
 export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqlStore> {
   if (options.file !== ':memory:') fs.mkdirSync(path.dirname(options.file), { recursive: true })
-  const database = new SqliteDatabase(options.file)
-  database.pragma('journal_mode = WAL')
-  database.pragma(`synchronous = ${options.synchronous}`)
-  database.pragma('foreign_keys = ON')
-  database.pragma('busy_timeout = 5000')
-  // Reads of a hot database come from memory: a 64 MB page cache and a memory-mapped file.
-  database.pragma('cache_size = -65536')
-  database.pragma('mmap_size = 268435456')
-
-  const db = new Kysely<Database>({
-    dialect: new SqliteDialect({ database: withStatementCache(database) }),
-  })
+  const thread = await SqliteThread.open(options)
+  const db = new Kysely<Database>({ dialect: new SqliteThreadDialect(thread) })
   await migrateToLatest(db)
   // Checkpoints from a worker thread; SQLite's own (inside a commit) only if the worker fails.
   const checkpointer =
@@ -38,34 +33,86 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqlS
       : new SqliteCheckpointer({
           file: options.file,
           holdWrites: (finish) => db.connection().execute(finish),
-          onFailure: () => database.pragma('wal_autocheckpoint = 1000'),
+          onFailure: () => void thread.run('pragma wal_autocheckpoint = 1000').catch(() => {}),
         })
-  if (checkpointer !== undefined) database.pragma('wal_autocheckpoint = 0')
+  if (checkpointer !== undefined) await thread.run('pragma wal_autocheckpoint = 0')
   const close = async () => {
     await checkpointer?.close()
     await db.destroy()
   }
-  return new SqlStore('sqlite', db, new SqliteMessageAppender(database, db), close)
+  return new SqlStore('sqlite', db, new SqliteMessageAppender(thread, db), close)
+}
+
+/** Kysely's SQLite dialect, its statements run by the connection's thread. */
+class SqliteThreadDialect implements Dialect {
+  constructor(private readonly thread: SqliteThread) {}
+
+  createDriver(): Driver {
+    return new SqliteThreadDriver(this.thread)
+  }
+  createQueryCompiler() {
+    return new SqliteQueryCompiler()
+  }
+  createAdapter() {
+    return new SqliteAdapter()
+  }
+  createIntrospector(db: Kysely<unknown>) {
+    return new SqliteIntrospector(db)
+  }
 }
 
 /**
- * The database as Kysely sees it, preparing each distinct SQL text once: Kysely prepares every
- * query it runs, and a server runs the same few queries over and over.
+ * SQLite has one connection: whoever holds it (a query, a transaction from `begin` to `commit`,
+ * a group commit of messages) holds it alone, and the others wait their turn here.
  */
-function withStatementCache(database: SqliteDatabase.Database): SqliteDialectConfig['database'] {
-  const statements = new Map<string, SqliteDatabase.Statement>()
-  return {
-    close: () => database.close(),
-    prepare: (sql: string) => {
-      let statement = statements.get(sql)
-      if (statement === undefined) {
-        // Queries with IN lists vary in length; past a bound the cache starts over.
-        if (statements.size >= 500) statements.clear()
-        statement = database.prepare(sql)
-        statements.set(sql, statement)
-      }
-      return statement
-    },
+class SqliteThreadDriver implements Driver {
+  readonly #connection: DatabaseConnection
+  #turn: Promise<void> = Promise.resolve()
+  #release: () => void = () => undefined
+
+  constructor(private readonly thread: SqliteThread) {
+    this.#connection = {
+      executeQuery: async <R>(query: CompiledQuery): Promise<QueryResult<R>> => {
+        const { rows, changes, lastInsertRowid } = await thread.run(query.sql, query.parameters)
+        return changes === undefined
+          ? { rows: rows as R[] }
+          : { rows: [], numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid ?? 0) }
+      },
+      streamQuery: () => {
+        throw new Error('Streaming queries are not supported on SQLite.')
+      },
+    }
+  }
+
+  async init(): Promise<void> {}
+
+  async acquireConnection(): Promise<DatabaseConnection> {
+    const previous = this.#turn
+    let release: () => void = () => undefined
+    this.#turn = new Promise((resolve) => (release = resolve))
+    await previous
+    this.#release = release
+    return this.#connection
+  }
+
+  async releaseConnection(): Promise<void> {
+    this.#release()
+  }
+
+  async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin'))
+  }
+
+  async commitTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('commit'))
+  }
+
+  async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('rollback'))
+  }
+
+  async destroy(): Promise<void> {
+    await this.thread.close()
   }
 }
 
@@ -76,29 +123,19 @@ interface PendingAppend {
 }
 
 /**
- * Group commit: appends that arrive in the same turn of the event loop are stored in one
- * transaction with prepared statements, so a burst costs one commit instead of one per message.
- * A batch that fails as a whole (a message breaking a constraint, which the checks before the
- * insert make all but impossible) is run again one message per transaction, so a bad message
- * fails alone and the others still commit.
- *
- * The batch runs while holding Kysely's connection, so it never lands inside a Kysely transaction
- * that is waiting between two statements.
+ * Group commit: appends wait for the connection together and are stored in one transaction, so
+ * a burst costs one commit (and one message to the thread) instead of one per message. The batch
+ * holds the connection, so it never lands inside a Kysely transaction that is waiting between two
+ * statements; while it is being stored, the next batch gathers.
  */
 class SqliteMessageAppender implements MessageAppender {
+  readonly #thread: SqliteThread
   readonly #db: Kysely<Database>
-  readonly #statements: ReturnType<typeof prepareStatements>
-  readonly #appendAll: (batch: PendingAppend[]) => AppendResult[]
-  readonly #appendAlone: (message: NewMessage) => AppendResult
   #queue: PendingAppend[] = []
 
-  constructor(database: SqliteDatabase.Database, db: Kysely<Database>) {
+  constructor(thread: SqliteThread, db: Kysely<Database>) {
+    this.#thread = thread
     this.#db = db
-    this.#statements = prepareStatements(database)
-    this.#appendAll = database.transaction((batch: PendingAppend[]) =>
-      batch.map((pending) => this.#appendOne(pending.message)),
-    )
-    this.#appendAlone = database.transaction((message: NewMessage) => this.#appendOne(message))
   }
 
   append(message: NewMessage): Promise<AppendResult> {
@@ -109,138 +146,42 @@ class SqliteMessageAppender implements MessageAppender {
   }
 
   async #flush(): Promise<void> {
-    const batch = this.#queue
-    this.#queue = []
-    let settle: () => void = () => undefined
+    let batch: PendingAppend[] | undefined
+    // Everything that arrived until the connection is ours goes in this batch.
+    const take = () => {
+      batch = this.#queue
+      this.#queue = []
+      return batch
+    }
+    let settle: () => void
     try {
-      await this.#db.connection().execute(() => {
-        settle = this.#store(batch)
-        return Promise.resolve()
-      })
+      const outcomes = await this.#db
+        .connection()
+        .execute(() => this.#thread.append(take().map((pending) => pending.message)))
+      settle = () => batch!.forEach((pending, i) => settleOne(pending, outcomes[i]!))
     } catch (error) {
-      for (const pending of batch) pending.reject(error)
-      return
+      settle = () => (batch ?? take()).forEach((pending) => pending.reject(error))
     }
+    // Settled once the connection is free again, for whatever the senders do next.
     settle()
-  }
-
-  /** Commits the batch; returns how to settle each append once the connection is released. */
-  #store(batch: PendingAppend[]): () => void {
-    try {
-      const results = this.#appendAll(batch)
-      return () => batch.forEach((pending, i) => pending.resolve(results[i]!))
-    } catch {
-      const outcomes = batch.map((pending) => {
-        try {
-          const result = this.#appendAlone(pending.message)
-          return () => pending.resolve(result)
-        } catch (error) {
-          return () => pending.reject(error)
-        }
-      })
-      return () => outcomes.forEach((settleOne) => settleOne())
-    }
-  }
-
-  /**
-   * Two statements in the common case: the insert takes its seq from the session row and skips a
-   * repeated `client_message_id` (the unique index), then the session row moves on. Only when
-   * nothing was inserted is it worth finding out why.
-   */
-  #appendOne(message: NewMessage): AppendResult {
-    const statements = this.#statements
-    const sessionId = message.chat_session_id
-    if (
-      message.reply_to_id !== null &&
-      statements.replyExists.get(message.reply_to_id, sessionId) === undefined
-    ) {
-      return statements.sessionExists.get(sessionId) === undefined
-        ? { outcome: 'session_missing' }
-        : { outcome: 'reply_missing' }
-    }
-    const { changes } = statements.insert.run(
-      message.id,
-      message.sender_id,
-      message.message_type,
-      message.content,
-      message.reply_to_id,
-      message.mentions === null ? null : JSON.stringify(message.mentions),
-      message.file_url,
-      message.file_name,
-      message.file_size,
-      message.file_type,
-      message.client_message_id,
-      message.created_at,
-      sessionId,
-    )
-    if (changes === 0) return this.#whyNotInserted(message)
-    const { last_seq: seq } = statements.nextSeq.get(
-      message.created_at,
-      message.created_at,
-      sessionId,
-    )!
-    return { outcome: 'stored', message: { ...message, seq } }
-  }
-
-  #whyNotInserted(message: NewMessage): AppendResult {
-    const statements = this.#statements
-    const sessionId = message.chat_session_id
-    if (message.client_message_id !== null) {
-      const existing = statements.byClientId.get(
-        sessionId,
-        message.sender_id,
-        message.client_message_id,
-      )
-      if (existing !== undefined)
-        return { outcome: 'duplicate', message: toMessageRecord(existing) }
-    }
-    return statements.sessionExists.get(sessionId) === undefined
-      ? { outcome: 'session_missing' }
-      : { outcome: 'session_closed' }
   }
 }
 
-function prepareStatements(db: SqliteDatabase.Database) {
-  return {
-    byClientId: db.prepare<[string, string, string], ChatMessagesTable>(
-      `select * from chat_messages
-        where chat_session_id = ? and sender_id = ? and client_message_id = ?`,
-    ),
-    replyExists: db.prepare<[string, string], { one: number }>(
-      'select 1 as one from chat_messages where id = ? and chat_session_id = ?',
-    ),
-    sessionExists: db.prepare<[string], { one: number }>(
-      'select 1 as one from chat_sessions where id = ?',
-    ),
-    insert: db.prepare<
-      [
-        string,
-        string,
-        string,
-        string,
-        string | null,
-        string | null,
-        string | null,
-        string | null,
-        number | null,
-        string | null,
-        string | null,
-        number,
-        string,
-      ]
-    >(
-      `insert into chat_messages (id, chat_session_id, seq, sender_id, message_type, content,
-          reply_to_id, mentions, file_url, file_name, file_size, file_type, client_message_id,
-          created_at)
-       select ?, id, last_seq + 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
-         from chat_sessions where id = ? and status = 'active'
-       on conflict (chat_session_id, sender_id, client_message_id) do nothing`,
-    ),
-    nextSeq: db.prepare<[number, number, string], { last_seq: number }>(
-      `update chat_sessions
-          set last_seq = last_seq + 1, started_at = coalesce(started_at, ?), last_activity_at = ?
-        where id = ?
-        returning last_seq`,
-    ),
+function settleOne(
+  pending: PendingAppend,
+  outcome: Awaited<ReturnType<SqliteThread['append']>>[number],
+): void {
+  switch (outcome.outcome) {
+    case 'stored':
+      return pending.resolve({
+        outcome: 'stored',
+        message: { ...pending.message, seq: outcome.seq },
+      })
+    case 'duplicate':
+      return pending.resolve({ outcome: 'duplicate', message: toMessageRecord(outcome.row) })
+    case 'failed':
+      return pending.reject(toError(outcome.error))
+    default:
+      return pending.resolve({ outcome: outcome.outcome })
   }
 }
