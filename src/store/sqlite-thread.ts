@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module'
-import { Worker } from 'node:worker_threads'
+import { Worker, type MessagePort } from 'node:worker_threads'
 import type SqliteDatabase from 'better-sqlite3'
 import type { ChatMessagesTable } from './schema.js'
 import type { NewMessage } from './store.js'
@@ -42,15 +42,11 @@ type Reply =
  * to nothing outside itself (types aside): the worker is started from its source text, which runs
  * the same from TypeScript sources (tests) and from `dist/`.
  */
-function sqliteThreadMain(): void {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { parentPort, workerData } =
-    require('node:worker_threads') as typeof import('node:worker_threads')
-  const { driver, file, synchronous } = workerData as { driver: string } & SqliteThreadOptions
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const Database = require(driver) as typeof SqliteDatabase
-  const port = parentPort!
-
+function sqliteThreadMain(
+  port: MessagePort,
+  Database: typeof SqliteDatabase,
+  { file, synchronous }: SqliteThreadOptions,
+): void {
   const toThreadError = (error: unknown): ThreadError => {
     const { message, code } = error as { message?: unknown; code?: unknown }
     return {
@@ -228,10 +224,9 @@ export class SqliteThread {
 
   private constructor(options: SqliteThreadOptions) {
     const driver = createRequire(import.meta.url).resolve('better-sqlite3')
-    this.#worker = new Worker(`(${sqliteThreadMain.toString()})()`, {
-      eval: true,
-      workerData: { driver, ...options },
-    })
+    const program = `const { parentPort, workerData } = require('node:worker_threads')
+      ;(${sqliteThreadMain.toString()})(parentPort, require(workerData.driver), workerData)`
+    this.#worker = new Worker(program, { eval: true, workerData: { driver, ...options } })
     this.#opened = new Promise((resolve, reject) => {
       this.#worker.once('message', (first: { opened: boolean; error?: ThreadError }) => {
         if (first.opened) resolve()
@@ -281,7 +276,7 @@ export class SqliteThread {
     // The thread keeps the process alive only while an answer is owed.
     if (this.#pending.size === 0) this.#worker.ref()
     return new Promise<T>((resolve, reject) => {
-      this.#pending.set(id, { resolve: resolve as (result: never) => void, reject })
+      this.#pending.set(id, { resolve, reject })
       this.#worker.postMessage({ id, ...request })
     })
   }
