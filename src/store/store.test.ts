@@ -159,6 +159,27 @@ describe(`store on ${testDatabase}`, () => {
     expect(page.map((m) => m.seq)).toEqual([1, 2])
   })
 
+  it('keeps an append made during another caller’s transaction out of it', async () => {
+    let appended: Promise<unknown> | undefined
+    const rolledBack = store.transaction(async (tx) => {
+      await tx.sessions.update(sessionId, { title: 'Renamed, then rolled back' })
+      appended = store.messages.append(message({ content: 'outside the transaction' }))
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      throw new Error('roll back')
+    })
+
+    await expect(rolledBack).rejects.toThrow('roll back')
+    await expect(appended).resolves.toMatchObject({ outcome: 'stored' })
+    expect((await store.sessions.findById(sessionId))?.title).toBe('Card declined')
+    const page = await store.messages.history({
+      sessionId,
+      limit: 10,
+      hiddenSenders: [],
+      position: { afterSeq: 0 },
+    })
+    expect(page.map((m) => m.content)).toEqual(['outside the transaction'])
+  })
+
   it('pages history by offset, before and after, and hides blocked senders', async () => {
     for (let i = 1; i <= 10; i++) {
       await store.messages.append(message({ sender_id: senders[i % 2]!, content: `m${i}` }))
