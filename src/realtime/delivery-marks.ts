@@ -4,9 +4,9 @@ import type { DeliveryMark, Store } from '../store/store.js'
 
 const FLUSH_INTERVAL_MS = 1_000
 /**
- * Marks written per statement. On SQLite a statement runs on the event loop: 1,000 marks in one
- * took 2 to 7 ms, a stall every live socket felt once a second; a few hundred at a time, with the
- * loop free in between, keep each pause under a millisecond.
+ * Marks written per statement. On SQLite a statement holds the one connection: 1,000 marks in one
+ * took 2 to 7 ms, a wait every append felt once a second; a few hundred at a time, with appends
+ * let in between, keep each wait under a millisecond.
  */
 const MARKS_PER_WRITE = 200
 

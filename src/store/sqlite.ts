@@ -32,7 +32,13 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqlS
       ? undefined
       : new SqliteCheckpointer({
           file: options.file,
-          holdWrites: (finish) => db.connection().execute(finish),
+          // Holding the connection keeps new appends from being posted; the empty statement
+          // waits for those already posted, since the thread runs everything in order.
+          holdWrites: (finish) =>
+            db.connection().execute(async () => {
+              await thread.run('select 1')
+              await finish()
+            }),
           onFailure: () => void thread.run('pragma wal_autocheckpoint = 1000').catch(() => {}),
         })
   if (checkpointer !== undefined) await thread.run('pragma wal_autocheckpoint = 0')
@@ -123,15 +129,24 @@ interface PendingAppend {
 }
 
 /**
- * Group commit: appends wait for the connection together and are stored in one transaction, so
- * a burst costs one commit (and one message to the thread) instead of one per message. The batch
- * holds the connection, so it never lands inside a Kysely transaction that is waiting between two
- * statements; while it is being stored, the next batch gathers.
+ * A batch being stored lets the next one gather and be posted behind it, so the thread stores one
+ * while the event loop broadcasts the one before; more in flight would only cut batches smaller,
+ * each costing a message to the thread and back.
+ */
+const MAX_BATCHES_IN_FLIGHT = 2
+
+/**
+ * Group commit: appends that arrive while earlier ones are being stored are stored together, in
+ * one transaction, so a burst costs one commit (and one message to the thread and back) instead of
+ * one per message. A batch is posted while holding the connection, so it runs before or after a
+ * Kysely transaction, never inside one that is waiting between two statements.
  */
 class SqliteMessageAppender implements MessageAppender {
   readonly #thread: SqliteThread
   readonly #db: Kysely<Database>
   #queue: PendingAppend[] = []
+  #inFlight = 0
+  #isScheduled = false
 
   constructor(thread: SqliteThread, db: Kysely<Database>) {
     this.#thread = thread
@@ -140,12 +155,24 @@ class SqliteMessageAppender implements MessageAppender {
 
   append(message: NewMessage): Promise<AppendResult> {
     return new Promise((resolve, reject) => {
-      if (this.#queue.push({ message, resolve, reject }) === 1)
-        setImmediate(() => void this.#flush())
+      this.#queue.push({ message, resolve, reject })
+      this.#schedule()
+    })
+  }
+
+  /** A flush in the next turn of the event loop, so that the appends of this one go together. */
+  #schedule(): void {
+    if (this.#isScheduled || this.#queue.length === 0) return
+    if (this.#inFlight >= MAX_BATCHES_IN_FLIGHT) return
+    this.#isScheduled = true
+    setImmediate(() => {
+      this.#isScheduled = false
+      void this.#flush()
     })
   }
 
   async #flush(): Promise<void> {
+    this.#inFlight += 1
     let batch: PendingAppend[] | undefined
     // Everything that arrived until the connection is ours goes in this batch.
     const take = () => {
@@ -155,14 +182,16 @@ class SqliteMessageAppender implements MessageAppender {
     }
     let settle: () => void
     try {
-      const outcomes = await this.#db
-        .connection()
-        .execute(() => this.#thread.append(take().map((pending) => pending.message)))
+      const posted = await this.#db.connection().execute(async () => ({
+        outcomes: this.#thread.append(take().map((pending) => pending.message)),
+      }))
+      const outcomes = await posted.outcomes
       settle = () => batch!.forEach((pending, i) => settleOne(pending, outcomes[i]!))
     } catch (error) {
       settle = () => (batch ?? take()).forEach((pending) => pending.reject(error))
     }
-    // Settled once the connection is free again, for whatever the senders do next.
+    this.#inFlight -= 1
+    this.#schedule()
     settle()
   }
 }
