@@ -132,7 +132,8 @@ export function summariseCpuProfile(file: string, top = 15): ProfileSummary {
 /**
  * The bucket of a sample. Native functions (a socket's `writev`, a SQLite statement's `run`) have
  * no script of their own: they are charged to the nearest caller that has one, so `writev` under
- * `node:internal/stream_base_commons` is a socket write.
+ * `node:internal/stream_base_commons` is a socket write. Posting to a worker thread is charged to
+ * whoever posts, past Node's own worker code: a group commit posted to the SQLite thread is SQLite.
  */
 function bucketOf(
   id: number,
@@ -148,6 +149,7 @@ function bucketOf(
       if (frame.functionName.startsWith('(')) return 'other'
       continue
     }
+    if (frame.url === 'node:internal/worker') continue
     return bucketOfScript(frame.url)
   }
   return 'other'
