@@ -134,12 +134,20 @@ interface PendingAppend {
  * each costing a message to the thread and back.
  */
 const MAX_BATCHES_IN_FLIGHT = 2
+/**
+ * At this many messages a commit already costs little per message (our store alone: 16 to 19 µs
+ * at 100, against 27 to 30 at 10), while every message of a batch is broadcast in one go once it
+ * is stored: a backlog stored as one batch of thousands stalled the event loop for tens of
+ * milliseconds, during which the next, larger backlog gathered.
+ */
+const MAX_BATCH = 100
 
 /**
  * Group commit: appends that arrive while earlier ones are being stored are stored together, in
- * one transaction, so a burst costs one commit (and one message to the thread and back) instead of
- * one per message. A batch is posted while holding the connection, so it runs before or after a
- * Kysely transaction, never inside one that is waiting between two statements.
+ * one transaction (up to `MAX_BATCH`), so a burst costs one commit (and one message to the thread
+ * and back) instead of one per message. A batch is posted while holding the connection, so it
+ * runs before or after a Kysely transaction, never inside one that is waiting between two
+ * statements.
  */
 class SqliteMessageAppender implements MessageAppender {
   readonly #thread: SqliteThread
@@ -174,10 +182,11 @@ class SqliteMessageAppender implements MessageAppender {
   async #flush(): Promise<void> {
     this.#inFlight += 1
     let batch: PendingAppend[] | undefined
-    // Everything that arrived until the connection is ours goes in this batch.
+    // What arrived until the connection is ours goes in this batch, up to its size; the rest
+    // follows in the next one, which can be posted right behind.
     const take = () => {
-      batch = this.#queue
-      this.#queue = []
+      batch = this.#queue.splice(0, MAX_BATCH)
+      this.#schedule()
       return batch
     }
     let settle: () => void
