@@ -30,9 +30,12 @@ interface ThreadError {
   code?: string
 }
 
-type Request =
-  | { id: number; op: 'run'; sql: string; parameters: readonly unknown[] }
-  | { id: number; op: 'append'; messages: NewMessage[] }
+/** What the thread is asked to do; a request is one of these with the id its reply carries. */
+type Work =
+  | { op: 'run'; sql: string; parameters: readonly unknown[] }
+  | { op: 'append'; messages: NewMessage[] }
+
+type Request = Work & { id: number }
 
 type Reply =
   { id: number; result: StatementResult | AppendOutcome[] } | { id: number; error: ThreadError }
@@ -214,13 +217,13 @@ export class SqliteThread {
   #nextId = 0
   #failure: Error | undefined
 
+  readonly #opened: Promise<void>
+
   static async open(options: SqliteThreadOptions): Promise<SqliteThread> {
     const thread = new SqliteThread(options)
     await thread.#opened
     return thread
   }
-
-  readonly #opened: Promise<void>
 
   private constructor(options: SqliteThreadOptions) {
     const driver = createRequire(import.meta.url).resolve('better-sqlite3')
@@ -264,20 +267,14 @@ export class SqliteThread {
     }
   }
 
-  #request<T>(request: { op: 'run'; sql: string; parameters: readonly unknown[] }): Promise<T>
-  #request<T>(request: { op: 'append'; messages: NewMessage[] }): Promise<T>
-  #request<T>(
-    request:
-      | { op: 'run'; sql: string; parameters: readonly unknown[] }
-      | { op: 'append'; messages: NewMessage[] },
-  ): Promise<T> {
+  #request<T>(work: Work): Promise<T> {
     if (this.#failure !== undefined) return Promise.reject(this.#failure)
     const id = this.#nextId++
     // The thread keeps the process alive only while an answer is owed.
     if (this.#pending.size === 0) this.#worker.ref()
     return new Promise<T>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject })
-      this.#worker.postMessage({ id, ...request })
+      this.#worker.postMessage({ id, ...work })
     })
   }
 
