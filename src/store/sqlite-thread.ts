@@ -199,14 +199,6 @@ function sqliteThreadMain(
 }
 
 /**
- * The thread runs below the event loop. At normal priority, every batch posted to it woke it on
- * the event loop's own core and it took that core over at once (about 1,000 of the loop's 2,800
- * context switches a second at the fan-out rate happened inside `postMessage`), so the loop
- * stopped mid-broadcast for the thread's turn.
- */
-const THREAD_NICENESS = 10
-
-/**
  * The SQLite connection, on a thread of its own. better-sqlite3 is synchronous: on the event
  * loop, every statement and commit (a third of the server's time under load, and the commit's
  * writes can wait on the disk) would stall every socket. Here the event loop only posts SQL and
@@ -235,9 +227,7 @@ export class SqliteThread {
 
   private constructor(options: SqliteThreadOptions) {
     const driver = createRequire(import.meta.url).resolve('better-sqlite3')
-    // On Linux a nice value is per thread: this one lowers the SQLite thread's alone.
     const program = `const { parentPort, workerData } = require('node:worker_threads')
-      require('node:os').setPriority(${THREAD_NICENESS})
       ;(${sqliteThreadMain.toString()})(parentPort, require(workerData.driver), workerData)`
     this.#worker = new Worker(program, { eval: true, workerData: { driver, ...options } })
     this.#opened = new Promise((resolve, reject) => {
