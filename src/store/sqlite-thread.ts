@@ -238,6 +238,8 @@ export class SqliteThread {
         this.#worker.on('message', (reply: Reply) => this.#settle(reply))
       })
       this.#worker.once('error', (error) => reject(asError(error)))
+      // A thread that ends before saying it opened (once settled, this does nothing).
+      this.#worker.once('exit', () => reject(new Error('The database connection is not open.')))
     })
     this.#worker.on('error', (error) => this.#fail(asError(error)))
     this.#exited = new Promise((resolve) =>

@@ -13,7 +13,12 @@ import {
 } from 'kysely'
 import { migrateToLatest } from './migrate.js'
 import { SqliteCheckpointer } from './sqlite-checkpointer.js'
-import { SqliteThread, toError, type SqliteThreadOptions } from './sqlite-thread.js'
+import {
+  SqliteThread,
+  toError,
+  type AppendOutcome,
+  type SqliteThreadOptions,
+} from './sqlite-thread.js'
 import type { Database } from './schema.js'
 import { SqlStore, toMessageRecord, type MessageAppender } from './sql-store.js'
 import type { AppendResult, NewMessage } from './store.js'
@@ -205,10 +210,7 @@ class SqliteMessageAppender implements MessageAppender {
   }
 }
 
-function settleOne(
-  pending: PendingAppend,
-  outcome: Awaited<ReturnType<SqliteThread['append']>>[number],
-): void {
+function settleOne(pending: PendingAppend, outcome: AppendOutcome): void {
   switch (outcome.outcome) {
     case 'stored':
       return pending.resolve({
