@@ -128,6 +128,16 @@ export interface StoreAloneResult {
   wallMicrosPerMessage: number
 }
 
+/** One message-sized row per commit, nothing else running (`workloads/commit-alone.ts`). */
+export interface CommitAloneResult {
+  database: DatabaseKind
+  commits: number
+  /** Wall time of one commit, from the insert sent to the commit done. */
+  p50Ms: number
+  p99Ms: number
+  maxMs: number
+}
+
 export interface IdleResult {
   server: ServerInfo
   requested: number
@@ -197,6 +207,8 @@ export interface BenchResults {
   saturation: SaturationResult[]
   /** Run with the saturation workload when SQLite is measured: the floor under its targets. */
   storeAlone: StoreAloneResult[]
+  /** Run with the fan-out workload, once per database: the floor under its p99. */
+  commitAlone: CommitAloneResult[]
   idle: IdleResult[]
   history: HistoryResult[]
   scaleOut: SaturationResult[]

@@ -20,6 +20,12 @@ export interface StoreAloneSpec {
   messages: number
 }
 
+/** Commits alone (`workloads/commit-alone.ts`), run with the fan-out workload. */
+export interface CommitAloneSpec {
+  warmupCommits: number
+  commits: number
+}
+
 export interface SaturationSpec {
   shape: SessionShape
   /** Messages per second offered in the first step. */
@@ -72,6 +78,7 @@ export interface Scale {
   group: SteadySpec
   saturation: SaturationSpec
   storeAlone: StoreAloneSpec
+  commitAlone: CommitAloneSpec
   scaleOut: SaturationSpec
   nginx: NginxSpec
   idle: IdleSpec
@@ -114,6 +121,7 @@ export const FULL_SCALE: Scale = {
   },
   saturation: FULL_SATURATION,
   storeAlone: { sessions: 500, batches: [10, 100], messages: 40_000 },
+  commitAlone: { warmupCommits: 200, commits: 5_000 },
   scaleOut: FULL_SATURATION,
   nginx: { fanOut: FULL_FAN_OUT, saturation: FULL_SATURATION },
   idle: {
@@ -161,6 +169,7 @@ export const SMOKE_SCALE: Scale = {
   },
   saturation: SMOKE_SATURATION,
   storeAlone: { sessions: 4, batches: [10], messages: 200 },
+  commitAlone: { warmupCommits: 5, commits: 50 },
   scaleOut: SMOKE_SATURATION,
   nginx: { fanOut: SMOKE_FAN_OUT, saturation: SMOKE_SATURATION },
   idle: {

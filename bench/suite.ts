@@ -6,7 +6,7 @@ import { listCpuProfiles } from './profile/cpu-profile.js'
 import { describeMachine, describeRevision } from './report/machine.js'
 import type { BenchResults, NotRun } from './results.js'
 import { BaselineDriver } from './servers/baseline-driver.js'
-import { isPostgresReachable, type DatabaseKind } from './servers/bench-database.js'
+import { DATABASE_NAMES, isPostgresReachable, type DatabaseKind } from './servers/bench-database.js'
 import { OursDriver, type OursOptions } from './servers/ours-driver.js'
 import {
   buildRevision,
@@ -23,6 +23,7 @@ import { serverInfo } from './workloads/measure.js'
 import { nginxRowsProblem } from './workloads/nginx.js'
 import { runSaturation } from './workloads/saturation.js'
 import { runStoreAlone } from './workloads/store-alone.js'
+import { runCommitAlone } from './workloads/commit-alone.js'
 import { runScaleOut } from './workloads/scale-out.js'
 import { runSteady } from './workloads/steady.js'
 
@@ -70,6 +71,7 @@ export async function runSuite(
     group: [],
     saturation: [],
     storeAlone: [],
+    commitAlone: [],
     idle: [],
     history: [],
     scaleOut: [],
@@ -153,6 +155,28 @@ export async function runSuite(
         case 'group': {
           const spec = workload === 'fan-out' ? options.scale.fanOut : options.scale.group
           const into = workload === 'fan-out' ? results.fanOut : results.group
+          if (workload === 'fan-out') {
+            for (const database of databases) {
+              log(`fan-out: ${DATABASE_NAMES[database]} committing alone`)
+              try {
+                results.commitAlone.push(
+                  await runCommitAlone(database, options.scale.commitAlone, {
+                    ...context,
+                    workDir,
+                    postgresUrl: options.postgresUrl,
+                  }),
+                )
+              } catch (error) {
+                // The rows still run; the report then sets no commit time against their p99.
+                const reason = error instanceof Error ? error.message : String(error)
+                skip({
+                  workload: 'commit alone',
+                  server: `ours-${database}`,
+                  reason: reason.split('\n')[0]!,
+                })
+              }
+            }
+          }
           for (const driver of everyServer) {
             await attempt(workload, driver, async () => {
               into.push(await runSteady(workload, driver, spec, context))

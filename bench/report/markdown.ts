@@ -4,7 +4,14 @@ import {
   bucketShares,
   type RunProfile,
 } from '../profile/cpu-profile.js'
-import type { BenchResults, IdleResult, SaturationResult, SteadyResult } from '../results.js'
+import type {
+  BenchResults,
+  CommitAloneResult,
+  IdleResult,
+  SaturationResult,
+  SteadyResult,
+} from '../results.js'
+import { DATABASE_NAMES } from '../servers/bench-database.js'
 import {
   cores,
   count,
@@ -70,6 +77,7 @@ export function renderMarkdown(results: BenchResults, options: MarkdownOptions):
     ...comparedSection(results),
     ...saturationSection('## Saturation', results.saturation, baselineColumns(results)),
     ...steadySection('## Fan-out', results.fanOut),
+    ...commitAloneSection(results.commitAlone),
     ...steadySection('## Group', results.group),
     ...idleSection(results.idle),
     ...historySection(results),
@@ -162,7 +170,7 @@ function comparedSection(results: BenchResults): string[] {
   const p99 = (id: string) => results.fanOut.find((row) => row.server.id === id)?.measured.p99Ms
   const figures: Figure[] = [
     ...(['sqlite', 'postgres'] as const).flatMap((database): Figure[] => {
-      const name = database === 'sqlite' ? 'SQLite' : 'PostgreSQL'
+      const name = DATABASE_NAMES[database]
       const id = `ours-${database}`
       return [
         {
@@ -258,6 +266,23 @@ function steadySection(heading: string, rows: SteadyResult[]): string[] {
         ].join(' | '),
       )
       .map((row) => `| ${row} |`),
+    '',
+  ]
+}
+
+/** The floor under the fan-out p99: one commit, with nothing else running. */
+function commitAloneSection(rows: CommitAloneResult[]): string[] {
+  if (rows.length === 0) return []
+  return [
+    'Each database alone, committing one message-sized row at a time with nothing else running (a',
+    'message is broadcast only once committed, so no delivery of ours is quicker than its commit):',
+    '',
+    '| Database | commits | p50 ms | p99 ms | max ms |',
+    '| --- | ---: | ---: | ---: | ---: |',
+    ...rows.map(
+      (row) =>
+        `| ${DATABASE_NAMES[row.database]} | ${count(row.commits)} | ${ms(row.p50Ms)} | ${ms(row.p99Ms)} | ${ms(row.maxMs)} |`,
+    ),
     '',
   ]
 }

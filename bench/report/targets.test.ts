@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest'
-import type { BenchResults, SaturationResult, SaturationStep, ServerInfo } from '../results.js'
+import type {
+  BenchResults,
+  CommitAloneResult,
+  SaturationResult,
+  SaturationStep,
+  ServerInfo,
+  SteadyResult,
+} from '../results.js'
 import { checkTargets } from './targets.js'
 
 const SHAPE = { sessions: 500, clientsPerSession: 2 }
@@ -131,6 +138,7 @@ function results(postgresMicros: number, sqliteMicros = 30): BenchResults {
         wallMicrosPerMessage: 1,
       },
     ],
+    commitAlone: [],
     idle: [],
     history: [],
     scaleOut: [
@@ -197,5 +205,62 @@ describe('the saturation targets', () => {
       'beyond this machine',
     )
     expect(target(results(40), 'Saturation on PostgreSQL vs bare ws').status).toBe('not met')
+  })
+})
+
+describe('the fan-out targets', () => {
+  const socketIo: ServerInfo = {
+    ...bareWs,
+    id: 'socketio',
+    label: 'Socket.IO 4',
+    kind: 'socket.io',
+  }
+  const fanOut = (server: ServerInfo, p99Ms: number): SteadyResult => ({
+    workload: 'fan-out',
+    server,
+    shape: SHAPE,
+    ratePerClient: 2,
+    drainMs: 10_000,
+    sockets: 1_000,
+    openFailures: {},
+    measured: { ...held(2_000, { server: 0.4, generator: 0.1 }), p99Ms },
+  })
+  const commit = (database: 'sqlite' | 'postgres', p99Ms: number): CommitAloneResult => ({
+    database,
+    commits: 5_000,
+    p50Ms: p99Ms / 4,
+    p99Ms,
+    maxMs: p99Ms * 3,
+  })
+  /** Socket.IO's p99 is 0.6 ms; ours 3 ms on both databases. */
+  const run = (commits: CommitAloneResult[]): BenchResults => ({
+    ...results(40),
+    fanOut: [fanOut(ourSqlite, 3), fanOut(ourPostgres, 3), fanOut(socketIo, 0.6)],
+    commitAlone: commits,
+  })
+
+  it("are beyond this machine when one commit alone outlasts Socket.IO's whole p99", () => {
+    const check = target(run([commit('postgres', 2.2)]), 'Fan-out p99 on PostgreSQL vs Socket.IO')
+
+    expect(check.status).toBe('beyond this machine')
+    expect(check.why).toContain(
+      "PostgreSQL alone took longer than Socket.IO's whole p99 for 1% of its commits (p99 2.20 ms vs 0.60 ms)",
+    )
+    expect(check.why).toContain('a commit waits for its log to reach the disk')
+  })
+
+  it('are only not met when commits alone are quicker, and say how quick', () => {
+    const check = target(run([commit('sqlite', 0.3)]), 'Fan-out p99 on SQLite vs Socket.IO')
+
+    expect(check.status).toBe('not met')
+    expect(check.why).toContain('SQLite alone, committing one message-sized row at a time')
+    expect(check.why).toContain('p99 0.30 ms per commit')
+  })
+
+  it('are not met, with no floor, when commits were not measured', () => {
+    const check = target(run([]), 'Fan-out p99 on PostgreSQL vs Socket.IO')
+
+    expect(check.status).toBe('not met')
+    expect(check.why).not.toContain('commit')
   })
 })

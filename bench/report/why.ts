@@ -1,11 +1,13 @@
 import { BUCKET_LABELS, bucketShares, type RunProfile } from '../profile/cpu-profile.js'
 import type {
   BenchResults,
+  CommitAloneResult,
   IdleResult,
   Measured,
   SaturationResult,
   SaturationStep,
 } from '../results.js'
+import { DATABASE_NAMES } from '../servers/bench-database.js'
 import { cores, count, kibibytes, mebibytes, ms, ratio } from './format.js'
 
 /**
@@ -62,10 +64,48 @@ export function fanOutWhy(context: WhyContext, database: 'sqlite' | 'postgres'):
     `At the same ${count(m.deliveredPerSecond)} deliveries/s: ${cpuAccount(m, results.machine.cores)};` +
       ` Socket.IO's server ${cores(theirs.serverCores)} cores` +
       ` (ours spends ${ratio(m.serverCores / theirs.serverCores)} its CPU per delivery).`,
+    commitAloneAccount(commitAlone(results, database)),
     profileAccount(context.profiles, 'fan-out', id),
   ]
     .filter((part) => part !== undefined)
     .join(' ')
+}
+
+const DURABILITY = {
+  sqlite:
+    'WAL with `synchronous=NORMAL`, as our server runs it: a commit does not wait for the disk',
+  postgres: '`synchronous_commit=on`: a commit waits for its log to reach the disk',
+} as const
+
+/** What one commit took in `database` with nothing else running, if the run measured it. */
+export function commitAlone(
+  results: BenchResults,
+  database: 'sqlite' | 'postgres',
+): CommitAloneResult | undefined {
+  return results.commitAlone.find((row) => row.database === database)
+}
+
+function commitAloneAccount(row: CommitAloneResult | undefined): string | undefined {
+  if (row === undefined) return undefined
+  return (
+    `${DATABASE_NAMES[row.database]} alone, committing one message-sized row at a time with nothing ` +
+    `else running (${DURABILITY[row.database]}), took p50 ${ms(row.p50Ms)} ms and ` +
+    `p99 ${ms(row.p99Ms)} ms per commit.`
+  )
+}
+
+/**
+ * Why a fan-out p99 is beyond this machine: a message is broadcast only once committed, so every
+ * delivery waits for at least one commit, and one commit alone already takes longer than
+ * Socket.IO's whole delivery at its p99.
+ */
+export function commitFloorAccount(row: CommitAloneResult, socketIoP99Ms: number): string {
+  return (
+    `Every delivery waits for its message's commit, and ${DATABASE_NAMES[row.database]} alone ` +
+    `took longer than Socket.IO's whole p99 for 1% of its commits (p99 ${ms(row.p99Ms)} ms vs ` +
+    `${ms(socketIoP99Ms)} ms): no server that stores each message in it before broadcasting ` +
+    `reaches Socket.IO's p99 on this machine.`
+  )
 }
 
 export function idleWhy(results: BenchResults, row: IdleResult, limitBytes: number): string {

@@ -4,6 +4,12 @@ import pg from 'pg'
 
 export type DatabaseKind = 'sqlite' | 'postgres'
 
+/** How reports and progress lines name each database. */
+export const DATABASE_NAMES: Record<DatabaseKind, string> = {
+  sqlite: 'SQLite',
+  postgres: 'PostgreSQL',
+}
+
 /**
  * A database of its own for one server run: a fresh SQLite file, or a fresh PostgreSQL schema
  * (created here, since the server migrates into its `search_path` but does not create it).

@@ -2,7 +2,12 @@ import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import type { SessionSpec } from '../load/worker-protocol.js'
-import { createBenchDatabase, type BenchDatabase, type DatabaseKind } from './bench-database.js'
+import {
+  createBenchDatabase,
+  DATABASE_NAMES,
+  type BenchDatabase,
+  type DatabaseKind,
+} from './bench-database.js'
 import { ChatApi, mapConcurrent } from './chat-api.js'
 import { ChildServer } from './child-server.js'
 import { startNginx, type Nginx } from './nginx.js'
@@ -71,7 +76,7 @@ export class OursDriver implements ServerDriver {
     this.nodeCount = options.nodes ?? 1
     this.database = options.database
     this.build = options.build
-    const database = options.database === 'sqlite' ? 'SQLite' : 'PostgreSQL'
+    const database = DATABASE_NAMES[options.database]
     const nodes = `${this.nodeCount} node${this.nodeCount > 1 ? 's' : ''}`
     const [idSuffix, name] =
       this.build === undefined
