@@ -55,11 +55,13 @@ export async function startServer(env: NodeJS.ProcessEnv = process.env): Promise
   }
 
   const app = await buildApp({ config, store, bus, presence, tokens, logger })
-  app.addHook('onClose', async () => {
+  // Closed once the app is: its own close hooks still use them (the hub writes its last delivery
+  // marks and leaves the bus), and Fastify runs close hooks last-added first.
+  const closeServices = async () => {
     await bus.close()
     await presence.close()
     await store.close()
-  })
+  }
 
   let stopping = false
   const stop = (signal: string) => {
@@ -68,13 +70,16 @@ export async function startServer(env: NodeJS.ProcessEnv = process.env): Promise
     logger.info({ signal }, 'shutting down')
     const deadline = setTimeout(() => process.exit(1), config.realtime.shutdownGraceMs + 2_000)
     deadline.unref()
-    app.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error({ err: error }, 'shutdown failed')
-        process.exit(1)
-      },
-    )
+    app
+      .close()
+      .then(closeServices)
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          logger.error({ err: error }, 'shutdown failed')
+          process.exit(1)
+        },
+      )
   }
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))

@@ -1,9 +1,12 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import WebSocket from 'ws'
 import { afterEach, describe, expect, it } from 'vitest'
+import { ChatClient, type MessageFrame } from '../sdk/index.js'
 import { createTestStore, type TestStore } from '../src/testing/test-app.js'
 import { runCli, startServerProcess, type ServerProcess } from './support/server-process.js'
+import { register } from './support/traffic.js'
 
 describe('the swipesavvy-chat command', () => {
   let db: TestStore | undefined
@@ -115,6 +118,30 @@ describe('the swipesavvy-chat command', () => {
     expect(((await me.json()) as { role: string }).role).toBe('admin')
     expect(fs.existsSync(path.join(dataDir, 'jwt-secret'))).toBe(true)
     expect(server.logs.join('\n')).toMatch(/JWT secret read/)
+  })
+
+  it('stops on SIGTERM only after writing which messages its last second delivered', async () => {
+    db = await createTestStore()
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'chat-cli-'))
+    server = await startServerProcess(env())
+    const [ana, ben] = await Promise.all([register(server.url, 'ana'), register(server.url, 'ben')])
+    const session = await ana.rest.createSession({ title: 'Shutdown', participant_ids: [ben.id] })
+    const client = new ChatClient({ baseUrl: server.url, token: ben.rest.token, WebSocket })
+    const received = new Promise<MessageFrame>((resolve) => client.on('message', resolve))
+    await client.join(session.id)
+
+    await ana.rest.sendMessage(session.id, { content: 'Are you there?' })
+    await received
+    // At once: delivery marks are written once a second, so this one is still waiting.
+    const code = await server.stop('SIGTERM')
+    client.close()
+    const stopLogs = server.logs.join('\n')
+    server = await startServerProcess({ ...env(), PORT: String(server.port) })
+    const [message] = await ana.rest.history(session.id)
+
+    expect(code).toBe(0)
+    expect(stopLogs).not.toMatch(/could not record deliveries/)
+    expect(message?.status).toBe('delivered')
   })
 
   it('reads .env from the working directory, the environment winning over it', async () => {
