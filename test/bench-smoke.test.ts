@@ -74,6 +74,10 @@ describe('npm run bench -- --smoke', () => {
         held: row.requested,
       })
     }
+    // The floor under the fan-out p99: the database committing alone, shown under the fan-out rows.
+    expect(results.commitAlone.map((row) => row.database)).toEqual([database])
+    for (const row of results.commitAlone) expect(row.p50Ms).toBeGreaterThan(0)
+    expect(report).toMatch(/\| (SQLite|PostgreSQL) +\| +\d+ +\| +[\d.]+ +\| +[\d.]+ +\|/)
     expect(results.history.length).toBeGreaterThan(0)
     for (const row of results.history) expect(row.p50Ms).toBeGreaterThan(0)
   }, 120_000)
