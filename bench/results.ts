@@ -52,6 +52,11 @@ export interface Measured {
    * never waited, and more cores would not help that node.
    */
   eventLoopCores: number
+  /**
+   * CPU of the busiest other thread of any node (for our server on SQLite, the thread that runs
+   * the database), in cores; absent from results written before it was measured.
+   */
+  otherThreadCores?: number
   /** CPU of the proxy in front of the nodes (nginx: master and workers), in cores; absent without one. */
   proxyCores?: number
   /** CPU of the load generator (all its processes), in cores. */

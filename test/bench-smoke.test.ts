@@ -67,6 +67,11 @@ describe('npm run bench -- --smoke', () => {
         duplicates: 0,
       })
       expect(measured.p99Ms).toBeGreaterThan(0)
+      // Every server process has threads beside its event loop (V8's, libuv's, our store's).
+      expect({ server, otherThreadCores: measured.otherThreadCores! >= 0 }).toEqual({
+        server,
+        otherThreadCores: true,
+      })
     }
     for (const row of results.idle) {
       expect({ server: row.server.id, held: row.held }).toEqual({

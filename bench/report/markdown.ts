@@ -140,8 +140,9 @@ function whySection(targets: TargetCheck[]): string[] {
     '',
     'From figures of this run. CPU is in cores; the busiest event loop is the main thread of the ' +
       "busiest server process, where Node.js runs JavaScript: at 1.00 that process can't go faster, " +
-      'however many cores the machine has. PostgreSQL and Redis are their processes on this machine ' +
-      '(read from `/proc`).',
+      'however many cores the machine has. The busiest other thread is the busiest of any node’s ' +
+      'remaining threads (on SQLite, the one that runs the database). PostgreSQL and Redis are ' +
+      'their processes on this machine (read from `/proc`).',
     '',
     ...[...byWhy.entries()].map(
       ([why, checks]) =>

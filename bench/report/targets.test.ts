@@ -199,6 +199,19 @@ describe('the saturation targets', () => {
     expect(check.why).not.toContain('beyond')
   })
 
+  it('name the busiest thread beside the event loop, where it was measured', () => {
+    const run = results(120, 30)
+    const sqlite = run.saturation.find((row) => row.server.id === 'ours-sqlite')!
+    const before = target(run, vsBareWs).why
+
+    sqlite.held!.otherThreadCores = 0.4
+
+    expect(before).toContain('server 0.90 cores (busiest event loop 0.45)')
+    expect(target(run, vsBareWs).why).toContain(
+      'server 0.90 cores (busiest event loop 0.45, busiest other thread 0.40)',
+    )
+  })
+
   it('price PostgreSQL at its process CPU per message', () => {
     // 15,000 messages/s at 120 µs: 1.80 cores, with sockets and generator 2.40 of 2.
     expect(target(results(120), 'Saturation on PostgreSQL vs bare ws').status).toBe(

@@ -364,12 +364,14 @@ function firstFailure(row: SaturationResult): SaturationStep | undefined {
 }
 
 /**
- * `server 0.98 cores (busiest event loop 0.95), generator 0.40, PostgreSQL 0.30; machine 1.70 of 2`
+ * `server 0.98 cores (busiest event loop 0.95, busiest other thread 0.30), generator 0.40,
+ * PostgreSQL 0.30; machine 1.70 of 2`
  */
 export function cpuAccount(measured: Measured, machineCores: number): string {
-  const parts = [
-    `server ${cores(measured.serverCores)} cores (busiest event loop ${cores(measured.eventLoopCores)})`,
-  ]
+  const threads = [`busiest event loop ${cores(measured.eventLoopCores)}`]
+  if (measured.otherThreadCores !== undefined)
+    threads.push(`busiest other thread ${cores(measured.otherThreadCores)}`)
+  const parts = [`server ${cores(measured.serverCores)} cores (${threads.join(', ')})`]
   if (measured.proxyCores !== undefined) parts.push(`nginx ${cores(measured.proxyCores)}`)
   parts.push(`generator ${cores(measured.generatorCores)}`)
   for (const [name, used] of Object.entries(measured.serviceCores)) {

@@ -146,6 +146,7 @@ function sampleProcesses(pids: number[]): ProcessSample {
   const total: ProcessSample = {
     cpuMicros: 0,
     mainThreadCpuMicros: 0,
+    otherThreadsCpuMicros: new Map(),
     rssBytes: 0,
     atMs: performance.now(),
   }
@@ -154,6 +155,8 @@ function sampleProcesses(pids: number[]): ProcessSample {
       const sample = sampleProcess(pid)
       total.cpuMicros += sample.cpuMicros
       total.mainThreadCpuMicros += sample.mainThreadCpuMicros
+      for (const [tid, cpuMicros] of sample.otherThreadsCpuMicros)
+        total.otherThreadsCpuMicros.set(tid, cpuMicros)
       total.rssBytes += sample.rssBytes
     } catch {
       // A worker that exited between listing and reading: its CPU is gone with it.

@@ -10,6 +10,11 @@ export interface ProcessSample {
    * pool and worker threads are the rest), in µs.
    */
   mainThreadCpuMicros: number
+  /**
+   * The same for each of its other threads, by thread id: V8's helpers, libuv's pool and worker
+   * threads (our SQLite store runs its database on one).
+   */
+  otherThreadsCpuMicros: Map<number, number>
   rssBytes: number
   atMs: number
 }
@@ -36,9 +41,24 @@ export function sampleProcess(pid: number): ProcessSample {
     cpuMicros: cpuMicrosOf(`/proc/${pid}/stat`),
     // The main thread's id is the process's.
     mainThreadCpuMicros: cpuMicrosOf(`/proc/${pid}/task/${pid}/stat`),
+    otherThreadsCpuMicros: otherThreadsCpuMicros(pid),
     rssBytes: rssKb * 1024,
     atMs: performance.now(),
   }
+}
+
+function otherThreadsCpuMicros(pid: number): Map<number, number> {
+  const threads = new Map<number, number>()
+  for (const task of fs.readdirSync(`/proc/${pid}/task`)) {
+    const tid = Number(task)
+    if (tid === pid) continue
+    try {
+      threads.set(tid, cpuMicrosOf(`/proc/${pid}/task/${task}/stat`))
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return threads
 }
 
 /** User + system CPU time in a `stat` file of `/proc` (a process's or a thread's), in µs. */
@@ -79,6 +99,21 @@ export function coresUsed(before: ProcessSample, after: ProcessSample): number {
 export function mainThreadCoresUsed(before: ProcessSample, after: ProcessSample): number {
   const wallMicros = (after.atMs - before.atMs) * 1_000
   return wallMicros <= 0 ? 0 : (after.mainThreadCpuMicros - before.mainThreadCpuMicros) / wallMicros
+}
+
+/**
+ * The same for the busiest of the other threads: 1 means that thread never waited. Only threads
+ * alive at both samples count.
+ */
+export function busiestOtherThreadCoresUsed(before: ProcessSample, after: ProcessSample): number {
+  const wallMicros = (after.atMs - before.atMs) * 1_000
+  if (wallMicros <= 0) return 0
+  let busiest = 0
+  for (const [tid, cpuMicros] of after.otherThreadsCpuMicros) {
+    const earlier = before.otherThreadsCpuMicros.get(tid)
+    if (earlier !== undefined) busiest = Math.max(busiest, (cpuMicros - earlier) / wallMicros)
+  }
+  return busiest
 }
 
 /** The soft limit on open files of a running process, from `/proc/<pid>/limits`. */

@@ -1,6 +1,7 @@
 import type { LoadGenerator } from '../load/load-generator.js'
 import type { Measured, ServerInfo } from '../results.js'
 import {
+  busiestOtherThreadCoresUsed,
   coresUsed,
   machineCoresUsed,
   mainThreadCoresUsed,
@@ -51,6 +52,9 @@ export async function measureWindow(
     serverCores: before.reduce((sum, sample, index) => sum + coresUsed(sample, after[index]!), 0),
     eventLoopCores: Math.max(
       ...before.map((sample, index) => mainThreadCoresUsed(sample, after[index]!)),
+    ),
+    otherThreadCores: Math.max(
+      ...before.map((sample, index) => busiestOtherThreadCoresUsed(sample, after[index]!)),
     ),
     ...(proxyBefore !== undefined &&
       proxyAfter !== undefined && { proxyCores: coresUsed(proxyBefore, proxyAfter) }),
