@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import type {
   BenchResults,
   CommitAloneResult,
+  IdleResult,
   SaturationResult,
   SaturationStep,
   ServerInfo,
@@ -275,5 +276,51 @@ describe('the fan-out targets', () => {
 
     expect(check.status).toBe('not met')
     expect(check.why).not.toContain('commit')
+  })
+})
+
+describe('the idle targets', () => {
+  const FIFTY_THOUSAND = 'Idle: 50,000 sockets held by one node'
+  /** 50,000 sockets asked for, and what the server's open-files limit let the run open. */
+  function idle(row: Partial<IdleResult>): BenchResults {
+    return {
+      ...results(40),
+      idle: [
+        {
+          server: ourSqlite,
+          requested: 50_000,
+          held: 19_744,
+          openFailures: {},
+          openMs: 1,
+          rssBeforeBytes: 0,
+          rssAfterBytes: 19_744 * 7 * 1024,
+          bytesPerSocket: 7 * 1024,
+          serverOpenFilesLimit: 20_000,
+          sourceAddresses: 2,
+          note: '50,000 requested; the server process may open 20,000 files',
+          ...row,
+        },
+      ],
+    }
+  }
+
+  it('are beyond this machine when every socket its open-files limit allows was held', () => {
+    const check = target(idle({}), FIFTY_THOUSAND)
+
+    expect(check.status).toBe('beyond this machine')
+    expect(check.why).toContain('may open 20,000 files: its hard limit')
+    expect(check.why).toContain('50,000 sockets would take about')
+  })
+
+  it('are not met when sockets the limit allowed failed to open', () => {
+    const check = target(idle({ held: 19_000, openFailures: { timeout: 744 } }), FIFTY_THOUSAND)
+
+    expect(check.status).toBe('not met')
+  })
+
+  it('are not met when a socket costs more memory than allowed, whatever the limit', () => {
+    const check = target(idle({ bytesPerSocket: 9 * 1024 }), FIFTY_THOUSAND)
+
+    expect(check.status).toBe('not met')
   })
 })
