@@ -206,7 +206,7 @@ function idleTargets(results: BenchResults): TargetCheck[] {
     const allHeld = row.held >= requested
     const withinMemory = row.bytesPerSocket <= IDLE_BYTES_PER_SOCKET
     // Held all the open-files limit let it open, none failing: the rest is this machine's limit.
-    const heldAllItMay =
+    const onlyTheLimitStoppedIt =
       row.note !== undefined && Object.values(row.openFailures).every((failed) => failed === 0)
     return explained(
       {
@@ -215,11 +215,10 @@ function idleTargets(results: BenchResults): TargetCheck[] {
           `${count(row.held)} held, ${kibibytes(row.bytesPerSocket)} per socket` +
           (allHeld ? '' : ` (${row.note ?? 'some failed to open'})`),
         required,
-        status: !withinMemory
-          ? 'not met'
-          : allHeld
+        status:
+          withinMemory && allHeld
             ? 'met'
-            : heldAllItMay
+            : withinMemory && onlyTheLimitStoppedIt
               ? 'beyond this machine'
               : 'not met',
       },
