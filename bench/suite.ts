@@ -130,15 +130,22 @@ export async function runSuite(
       new BaselineDriver({ ...baselineOptions, kind: 'socket.io' }),
     ]
     const everyServer: ServerDriver[] = [...ours, ...baselines]
+    /** A measurement taken beside the rows (a store or a database alone): the rows run anyway. */
+    const besideTheRows = async (workload: string, server: string, work: () => Promise<void>) => {
+      try {
+        await work()
+      } catch (error) {
+        skip({ workload, server, reason: firstLine(error) })
+      }
+    }
     const attempt = async (workload: string, driver: ServerDriver, work: () => Promise<void>) => {
       log(`${workload}: ${driver.label}`)
       const earlierProfiles = new Set(profileDir === undefined ? [] : listCpuProfiles(profileDir))
       try {
         await work()
       } catch (error) {
-        const reason = error instanceof Error ? error.message : String(error)
-        skip({ workload, server: driver.id, reason: reason.split('\n')[0]! })
-        log(error instanceof Error ? (error.stack ?? reason) : reason)
+        skip({ workload, server: driver.id, reason: firstLine(error) })
+        log(error instanceof Error ? (error.stack ?? String(error)) : String(error))
       }
       // Each server process writes its profile as it exits, which `stop` waits for.
       if (profileDir !== undefined && driver.isProfiled) {
@@ -158,7 +165,8 @@ export async function runSuite(
           if (workload === 'fan-out') {
             for (const database of databases) {
               log(`fan-out: ${DATABASE_NAMES[database]} committing alone`)
-              try {
+              // If it fails, the report sets no commit time against the rows' p99.
+              await besideTheRows('commit alone', `ours-${database}`, async () => {
                 results.commitAlone.push(
                   await runCommitAlone(database, options.scale.commitAlone, {
                     ...context,
@@ -166,15 +174,7 @@ export async function runSuite(
                     postgresUrl: options.postgresUrl,
                   }),
                 )
-              } catch (error) {
-                // The rows still run; the report then sets no commit time against their p99.
-                const reason = error instanceof Error ? error.message : String(error)
-                skip({
-                  workload: 'commit alone',
-                  server: `ours-${database}`,
-                  reason: reason.split('\n')[0]!,
-                })
-              }
+              })
             }
           }
           for (const driver of everyServer) {
@@ -187,7 +187,8 @@ export async function runSuite(
         case 'saturation':
           if (databases.includes('sqlite')) {
             log('saturation: SQLite storing alone')
-            try {
+            // If it fails, the report prices no SQLite target against the machine.
+            await besideTheRows('store alone', 'ours-sqlite', async () => {
               results.storeAlone.push(
                 ...(await runStoreAlone(
                   path.dirname(build.cli),
@@ -195,15 +196,7 @@ export async function runSuite(
                   context,
                 )),
               )
-            } catch (error) {
-              // The rows still run; the report then prices no SQLite target against the machine.
-              const reason = error instanceof Error ? error.message : String(error)
-              skip({
-                workload: 'store alone',
-                server: 'ours-sqlite',
-                reason: reason.split('\n')[0]!,
-              })
-            }
+            })
           }
           for (const driver of everyServer) {
             await attempt(workload, driver, async () => {
@@ -334,4 +327,10 @@ async function usableDatabases(
     usable.push(database)
   }
   return usable
+}
+
+/** What a report keeps of an error: its first line. */
+function firstLine(error: unknown): string {
+  const reason = error instanceof Error ? error.message : String(error)
+  return reason.split('\n')[0]!
 }

@@ -37,7 +37,7 @@ export async function runCommitAlone(
 ): Promise<CommitAloneResult> {
   const database = await createBenchDatabase(kind, context)
   try {
-    const latency = await timeCommits(database, spec.warmupCommits + spec.commits, spec)
+    const latency = await timeCommits(database, spec)
     const result: CommitAloneResult = {
       database: kind,
       commits: spec.commits,
@@ -55,13 +55,13 @@ export async function runCommitAlone(
   }
 }
 
-/** Commits `total` rows one at a time; the first `spec.warmupCommits` are not counted. */
+/** Commits rows one at a time; the first `spec.warmupCommits` are not counted. */
 async function timeCommits(
   database: BenchDatabase,
-  total: number,
   spec: CommitAloneSpec,
 ): Promise<LatencyHistogram> {
   const latency = new LatencyHistogram()
+  const total = spec.warmupCommits + spec.commits
   const row = (n: number) => [`probe-${n}`, 'session', n, CONTENT, Date.now()]
   const record = (n: number, startedAt: number) => {
     if (n >= spec.warmupCommits) latency.record(performance.now() - startedAt)
