@@ -258,9 +258,11 @@ describe('the fan-out targets', () => {
 
     expect(check.status).toBe('beyond this machine')
     expect(check.why).toContain(
-      "PostgreSQL alone took longer than Socket.IO's whole p99 for 1% of its commits (p99 2.20 ms vs 0.60 ms)",
+      "1% of PostgreSQL's commits alone took longer than Socket.IO's whole p99 (0.60 ms)",
     )
     expect(check.why).toContain('a commit waits for its log to reach the disk')
+    // The commit's own figures are given once.
+    expect(check.why?.split('p99 2.20 ms')).toHaveLength(2)
   })
 
   it('are only not met when commits alone are quicker, and say how quick', () => {

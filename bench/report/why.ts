@@ -97,14 +97,14 @@ function commitAloneAccount(row: CommitAloneResult | undefined): string | undefi
 /**
  * Why a fan-out p99 is beyond this machine: a message is broadcast only once committed, so every
  * delivery waits for at least one commit, and one commit alone already takes longer than
- * Socket.IO's whole delivery at its p99.
+ * Socket.IO's whole delivery at its p99. The commit's own figures follow in the fan-out account,
+ * so they are not repeated here.
  */
 export function commitFloorAccount(row: CommitAloneResult, socketIoP99Ms: number): string {
   return (
-    `Every delivery waits for its message's commit, and ${DATABASE_NAMES[row.database]} alone ` +
-    `took longer than Socket.IO's whole p99 for 1% of its commits (p99 ${ms(row.p99Ms)} ms vs ` +
-    `${ms(socketIoP99Ms)} ms): no server that stores each message in it before broadcasting ` +
-    `reaches Socket.IO's p99 on this machine.`
+    `Every delivery waits for its message's commit, and 1% of ${DATABASE_NAMES[row.database]}'s ` +
+    `commits alone took longer than Socket.IO's whole p99 (${ms(socketIoP99Ms)} ms): no server ` +
+    `that stores each message in it before broadcasting reaches Socket.IO's p99 on this machine.`
   )
 }
 
