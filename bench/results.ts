@@ -143,6 +143,17 @@ export interface CommitAloneResult {
   maxMs: number
 }
 
+/** A round trip to a thread that only answers, nothing else running (`workloads/hand-off-alone.ts`). */
+export interface HandOffAloneResult {
+  roundTrips: number
+  /** Wall time of one round trip, from the post to the answer. */
+  p50Ms: number
+  p99Ms: number
+  maxMs: number
+  /** CPU of the whole process (both threads) per round trip. */
+  cpuMicrosPerRoundTrip: number
+}
+
 export interface IdleResult {
   server: ServerInfo
   requested: number
@@ -214,6 +225,8 @@ export interface BenchResults {
   storeAlone: StoreAloneResult[]
   /** Run with the fan-out workload, once per database: the floor under its p99. */
   commitAlone: CommitAloneResult[]
+  /** Run with the fan-out workload when SQLite is measured: what its thread's hand-off costs. */
+  handOffAlone: HandOffAloneResult[]
   idle: IdleResult[]
   history: HistoryResult[]
   scaleOut: SaturationResult[]

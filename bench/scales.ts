@@ -26,6 +26,11 @@ export interface CommitAloneSpec {
   commits: number
 }
 
+export interface HandOffAloneSpec {
+  warmupRoundTrips: number
+  roundTrips: number
+}
+
 export interface SaturationSpec {
   shape: SessionShape
   /** Messages per second offered in the first step. */
@@ -79,6 +84,7 @@ export interface Scale {
   saturation: SaturationSpec
   storeAlone: StoreAloneSpec
   commitAlone: CommitAloneSpec
+  handOffAlone: HandOffAloneSpec
   scaleOut: SaturationSpec
   nginx: NginxSpec
   idle: IdleSpec
@@ -122,6 +128,7 @@ export const FULL_SCALE: Scale = {
   saturation: FULL_SATURATION,
   storeAlone: { sessions: 500, batches: [10, 100], messages: 40_000 },
   commitAlone: { warmupCommits: 200, commits: 5_000 },
+  handOffAlone: { warmupRoundTrips: 200, roundTrips: 5_000 },
   scaleOut: FULL_SATURATION,
   nginx: { fanOut: FULL_FAN_OUT, saturation: FULL_SATURATION },
   idle: {
@@ -170,6 +177,7 @@ export const SMOKE_SCALE: Scale = {
   saturation: SMOKE_SATURATION,
   storeAlone: { sessions: 4, batches: [10], messages: 200 },
   commitAlone: { warmupCommits: 5, commits: 50 },
+  handOffAlone: { warmupRoundTrips: 5, roundTrips: 50 },
   scaleOut: SMOKE_SATURATION,
   nginx: { fanOut: SMOKE_FAN_OUT, saturation: SMOKE_SATURATION },
   idle: {

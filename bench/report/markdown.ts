@@ -7,6 +7,7 @@ import {
 import type {
   BenchResults,
   CommitAloneResult,
+  HandOffAloneResult,
   IdleResult,
   SaturationResult,
   SteadyResult,
@@ -78,6 +79,7 @@ export function renderMarkdown(results: BenchResults, options: MarkdownOptions):
     ...saturationSection('## Saturation', results.saturation, baselineColumns(results)),
     ...steadySection('## Fan-out', results.fanOut),
     ...commitAloneSection(results.commitAlone),
+    ...handOffAloneSection(results.handOffAlone),
     ...steadySection('## Group', results.group),
     ...idleSection(results.idle),
     ...historySection(results),
@@ -283,6 +285,23 @@ function commitAloneSection(rows: CommitAloneResult[]): string[] {
     ...rows.map(
       (row) =>
         `| ${DATABASE_NAMES[row.database]} | ${count(row.commits)} | ${ms(row.p50Ms)} | ${ms(row.p99Ms)} | ${ms(row.maxMs)} |`,
+    ),
+    '',
+  ]
+}
+
+/** What our SQLite store's hand-off to its thread costs, with nothing else running. */
+function handOffAloneSection(rows: HandOffAloneResult[]): string[] {
+  if (rows.length === 0) return []
+  return [
+    'A round trip to a thread that only answers, with nothing else running (our SQLite store hands',
+    'every group commit to its thread and back; at the fan-out rate a group is mostly one message):',
+    '',
+    '| round trips | p50 ms | p99 ms | max ms | CPU µs per round trip |',
+    '| ---: | ---: | ---: | ---: | ---: |',
+    ...rows.map(
+      (row) =>
+        `| ${count(row.roundTrips)} | ${ms(row.p50Ms)} | ${ms(row.p99Ms)} | ${ms(row.maxMs)} | ${count(row.cpuMicrosPerRoundTrip)} |`,
     ),
     '',
   ]

@@ -140,6 +140,7 @@ function results(postgresMicros: number, sqliteMicros = 30): BenchResults {
       },
     ],
     commitAlone: [],
+    handOffAlone: [],
     idle: [],
     history: [],
     scaleOut: [
@@ -271,6 +272,28 @@ describe('the fan-out targets', () => {
     expect(check.status).toBe('not met')
     expect(check.why).toContain('SQLite alone, committing one message-sized row at a time')
     expect(check.why).toContain('p99 0.30 ms per commit')
+  })
+
+  it("set the SQLite thread's round trip alone against our CPU per message", () => {
+    const handOff = {
+      roundTrips: 5_000,
+      p50Ms: 0.08,
+      p99Ms: 0.6,
+      maxMs: 2,
+      cpuMicrosPerRoundTrip: 110,
+    }
+    const measured = { ...run([]), handOffAlone: [handOff] }
+
+    const sqlite = target(measured, 'Fan-out p99 on SQLite vs Socket.IO')
+    expect(sqlite.status).toBe('not met')
+    expect(sqlite.why).toContain(
+      'such a round trip alone, to a thread that only answers, took p50 0.08 ms, p99 0.60 ms and ' +
+        "110 µs of CPU on this machine, against our server's 200 µs per message here.",
+    )
+    // PostgreSQL's store has no thread of its own.
+    expect(target(measured, 'Fan-out p99 on PostgreSQL vs Socket.IO').why).not.toContain(
+      'round trip',
+    )
   })
 
   it('are not met, with no floor, when commits were not measured', () => {

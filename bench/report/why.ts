@@ -2,6 +2,7 @@ import { BUCKET_LABELS, bucketShares, type RunProfile } from '../profile/cpu-pro
 import type {
   BenchResults,
   CommitAloneResult,
+  HandOffAloneResult,
   IdleResult,
   Measured,
   SaturationResult,
@@ -65,6 +66,7 @@ export function fanOutWhy(context: WhyContext, database: 'sqlite' | 'postgres'):
       ` Socket.IO's server ${cores(theirs.serverCores)} cores` +
       ` (ours spends ${ratio(m.serverCores / theirs.serverCores)} its CPU per delivery).`,
     commitAloneAccount(commitAlone(results, database)),
+    database === 'sqlite' ? handOffAloneAccount(results.handOffAlone[0], m) : undefined,
     profileAccount(context.profiles, 'fan-out', id),
   ]
     .filter((part) => part !== undefined)
@@ -91,6 +93,21 @@ function commitAloneAccount(row: CommitAloneResult | undefined): string | undefi
     `${DATABASE_NAMES[row.database]} alone, committing one message-sized row at a time with nothing ` +
     `else running (${DURABILITY[row.database]}), took p50 ${ms(row.p50Ms)} ms and ` +
     `p99 ${ms(row.p99Ms)} ms per commit.`
+  )
+}
+
+/**
+ * The store's thread costs a round trip per group commit; set against the server's CPU per
+ * message, it shows how much of that the hand-off alone accounts for on this machine.
+ */
+function handOffAloneAccount(row: HandOffAloneResult | undefined, m: Measured): string | undefined {
+  if (row === undefined) return undefined
+  const serverMicrosPerMessage = (m.serverCores * 1e6) / m.sentPerSecond
+  return (
+    `Our SQLite store hands each group commit to its thread and back; such a round trip alone, to ` +
+    `a thread that only answers, took p50 ${ms(row.p50Ms)} ms, p99 ${ms(row.p99Ms)} ms and ` +
+    `${count(row.cpuMicrosPerRoundTrip)} µs of CPU on this machine, against our server's ` +
+    `${count(serverMicrosPerMessage)} µs per message here.`
   )
 }
 
