@@ -53,6 +53,12 @@ export interface Measured {
    */
   eventLoopCores: number
   /**
+   * Share of the time that same main thread was ready to run but waited for a core (the
+   * scheduler's run-queue time): with `eventLoopCores`, how much of the time its event loop was
+   * not idle. Absent where the kernel keeps no `schedstat`, and from earlier results.
+   */
+  eventLoopWaitCores?: number
+  /**
    * CPU of the busiest other thread of any node (for our server on SQLite, the thread that runs
    * the database), in cores; absent from results written before it was measured.
    */

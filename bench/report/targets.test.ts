@@ -214,6 +214,31 @@ describe('the saturation targets', () => {
     )
   })
 
+  it('blame the event loop, not waiting, when it ran or waited for a core all the time', () => {
+    const run = results(120, 30)
+    const sqlite = run.saturation.find((row) => row.server.id === 'ours-sqlite')!
+    const failing: SaturationStep = {
+      ...sqlite.held!,
+      offeredPerSecond: 6_000,
+      p99Ms: 150,
+      passed: false,
+      eventLoopCores: 0.6,
+      machineCores: 1.4,
+    }
+    sqlite.steps.push(failing)
+    const unknownWait = target(run, vsBareWs).why
+
+    failing.eventLoopWaitCores = 0.35
+    const why = target(run, vsBareWs).why
+
+    expect(unknownWait).toContain('CPU was left over (busiest event loop 60% busy')
+    expect(why).toContain('busiest event loop 0.60 and waiting for a core 0.35')
+    expect(why).toContain(
+      "the server's event loop ran 60% of the time and waited for a core 35%: it was never idle",
+    )
+    expect(why).not.toContain('left over')
+  })
+
   it('price PostgreSQL at its process CPU per message', () => {
     // 15,000 messages/s at 120 µs: 1.80 cores, with sockets and generator 2.40 of 2.
     expect(target(results(120), 'Saturation on PostgreSQL vs bare ws').status).toBe(

@@ -385,7 +385,11 @@ function firstFailure(row: SaturationResult): SaturationStep | undefined {
  * PostgreSQL 0.30; machine 1.70 of 2`
  */
 export function cpuAccount(measured: Measured, machineCores: number): string {
-  const threads = [`busiest event loop ${cores(measured.eventLoopCores)}`]
+  const waiting =
+    measured.eventLoopWaitCores === undefined
+      ? ''
+      : ` and waiting for a core ${cores(measured.eventLoopWaitCores)}`
+  const threads = [`busiest event loop ${cores(measured.eventLoopCores)}${waiting}`]
   if (measured.otherThreadCores !== undefined)
     threads.push(`busiest other thread ${cores(measured.otherThreadCores)}`)
   const parts = [`server ${cores(measured.serverCores)} cores (${threads.join(', ')})`]
@@ -417,6 +421,15 @@ function verdict(step: Measured, machineCores: number): string {
     return (
       `the server's event loop was busy ${percent(step.eventLoopCores)} of the time: ` +
       'its one JavaScript thread is what ran out, whatever the machine had left'
+    )
+  }
+  const waitCores = step.eventLoopWaitCores ?? 0
+  if (step.eventLoopCores + waitCores >= BUSY_EVENT_LOOP) {
+    return (
+      `the server's event loop ran ${percent(step.eventLoopCores)} of the time and waited for a ` +
+      `core ${percent(waitCores)}: it was never idle, and its one JavaScript thread is what ran ` +
+      `out, sharing the cores with the server's other threads and the processes above (the ` +
+      `machine's average of ${cores(step.machineCores)} busy hides the moments they all ran)`
     )
   }
   if (step.machineCores >= FULL_MACHINE * machineCores) {

@@ -146,6 +146,7 @@ function sampleProcesses(pids: number[]): ProcessSample {
   const total: ProcessSample = {
     cpuMicros: 0,
     mainThreadCpuMicros: 0,
+    mainThreadWaitMicros: undefined,
     otherThreadsCpuMicros: new Map(),
     rssBytes: 0,
     atMs: performance.now(),

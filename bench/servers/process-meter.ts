@@ -11,6 +11,11 @@ export interface ProcessSample {
    */
   mainThreadCpuMicros: number
   /**
+   * How long the main thread has been ready to run but waited for a core, in µs (the scheduler's
+   * run-queue time); undefined where the kernel keeps no `schedstat`.
+   */
+  mainThreadWaitMicros: number | undefined
+  /**
    * The same for each of its other threads, by thread id: V8's helpers, libuv's pool and worker
    * threads (our SQLite store runs its database on one).
    */
@@ -41,6 +46,7 @@ export function sampleProcess(pid: number): ProcessSample {
     cpuMicros: cpuMicrosOf(`/proc/${pid}/stat`),
     // The main thread's id is the process's.
     mainThreadCpuMicros: cpuMicrosOf(`/proc/${pid}/task/${pid}/stat`),
+    mainThreadWaitMicros: runQueueMicrosOf(`/proc/${pid}/task/${pid}/schedstat`),
     otherThreadsCpuMicros: otherThreadsCpuMicros(pid),
     rssBytes: rssKb * 1024,
     atMs: performance.now(),
@@ -71,6 +77,16 @@ function cpuMicrosOf(statFile: string): number {
   return (ticks * 1_000_000) / ticksPerSecond()
 }
 
+/** Time spent ready to run but waiting for a core, from a `schedstat` file (its second field, ns). */
+function runQueueMicrosOf(schedstatFile: string): number | undefined {
+  try {
+    const waitedNanos = Number(fs.readFileSync(schedstatFile, 'utf8').split(' ')[1])
+    return Number.isFinite(waitedNanos) ? waitedNanos / 1_000 : undefined
+  } catch {
+    return undefined
+  }
+}
+
 /**
  * The ids of a process's children, from `/proc/<pid>/task/<tid>/children` (nginx's workers are
  * its master's). Empty where the kernel does not offer that file.
@@ -99,6 +115,20 @@ export function coresUsed(before: ProcessSample, after: ProcessSample): number {
 export function mainThreadCoresUsed(before: ProcessSample, after: ProcessSample): number {
   const wallMicros = (after.atMs - before.atMs) * 1_000
   return wallMicros <= 0 ? 0 : (after.mainThreadCpuMicros - before.mainThreadCpuMicros) / wallMicros
+}
+
+/**
+ * Share of the time the main thread was ready to run but waited for a core: beside its CPU, the
+ * rest of the time its event loop was not idle.
+ */
+export function mainThreadWaitCores(
+  before: ProcessSample,
+  after: ProcessSample,
+): number | undefined {
+  const wallMicros = (after.atMs - before.atMs) * 1_000
+  if (wallMicros <= 0 || before.mainThreadWaitMicros === undefined) return undefined
+  if (after.mainThreadWaitMicros === undefined) return undefined
+  return (after.mainThreadWaitMicros - before.mainThreadWaitMicros) / wallMicros
 }
 
 /**

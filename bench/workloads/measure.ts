@@ -5,6 +5,7 @@ import {
   coresUsed,
   machineCoresUsed,
   mainThreadCoresUsed,
+  mainThreadWaitCores,
   sampleMachine,
   sampleServices,
   servicesCoresUsed,
@@ -31,6 +32,11 @@ export async function measureWindow(
   const machineAfter = sampleMachine()
   const servicesAfter = sampleServices()
   const seconds = durationMs / 1_000
+  const eventLoops = before.map((sample, index) => ({
+    cores: mainThreadCoresUsed(sample, after[index]!),
+    waitCores: mainThreadWaitCores(sample, after[index]!),
+  }))
+  const busiest = eventLoops.reduce((a, b) => (b.cores > a.cores ? b : a))
   return {
     offeredPerSecond: ratePerSecond,
     durationMs,
@@ -50,9 +56,8 @@ export async function measureWindow(
     errors: window.errors,
     closes: window.closes,
     serverCores: before.reduce((sum, sample, index) => sum + coresUsed(sample, after[index]!), 0),
-    eventLoopCores: Math.max(
-      ...before.map((sample, index) => mainThreadCoresUsed(sample, after[index]!)),
-    ),
+    eventLoopCores: busiest.cores,
+    ...(busiest.waitCores !== undefined && { eventLoopWaitCores: busiest.waitCores }),
     otherThreadCores: Math.max(
       ...before.map((sample, index) => busiestOtherThreadCoresUsed(sample, after[index]!)),
     ),
