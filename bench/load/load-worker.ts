@@ -1,4 +1,5 @@
 import { WebSocket } from 'ws'
+import { MESSAGE_TEXT } from '../message.js'
 import { DeliveryLedger } from './delivery-ledger.js'
 import { wireFor, readFrame, type Wire } from './wire.js'
 import type { SessionSpec, WorkerCommand, WorkerReply, WindowReport } from './worker-protocol.js'
@@ -10,7 +11,6 @@ import type { SessionSpec, WorkerCommand, WorkerReply, WindowReport } from './wo
  */
 
 /** About what a chat message weighs; the same on every server. */
-const CONTENT = 'Hello, I need help with my wallet: the card was declined twice today.'
 
 interface Client {
   ws: WebSocket
@@ -147,7 +147,7 @@ class LoadWorker {
     const index = this.#ledger.recordSend(client.session.size, performance.now())
     client.ws.send(
       this.#wire!.encode(
-        `{"message_type":"text","content":"${CONTENT}","client_message_id":"${index.toString(36)}"}`,
+        `{"message_type":"text","content":"${MESSAGE_TEXT}","client_message_id":"${index.toString(36)}"}`,
       ),
     )
   }

@@ -1,4 +1,5 @@
 import SqliteDatabase from 'better-sqlite3'
+import { MESSAGE_TEXT } from '../message.js'
 import type { CommitAloneResult } from '../results.js'
 import type { CommitAloneSpec } from '../scales.js'
 import {
@@ -19,7 +20,6 @@ const TABLE = `create table commit_probe (
   created_at bigint not null
 )`
 const INSERT = 'insert into commit_probe values ($1, $2, $3, $4, $5)'
-const CONTENT = 'Hello, I need help with my wallet: the card was declined twice today.'
 
 /**
  * How long one commit takes on this machine with nothing else running: a message-sized row
@@ -62,7 +62,7 @@ async function timeCommits(
 ): Promise<LatencyHistogram> {
   const latency = new LatencyHistogram()
   const total = spec.warmupCommits + spec.commits
-  const row = (n: number) => [`probe-${n}`, 'session', n, CONTENT, Date.now()]
+  const row = (n: number) => [`probe-${n}`, 'session', n, MESSAGE_TEXT, Date.now()]
   const record = (n: number, startedAt: number) => {
     if (n >= spec.warmupCommits) latency.record(performance.now() - startedAt)
   }

@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads'
+import { textMessage } from '../message.js'
 import type { HandOffAloneResult } from '../results.js'
 import type { HandOffAloneSpec } from '../scales.js'
 import { LatencyHistogram } from '../load/histogram.js'
@@ -6,21 +7,13 @@ import type { WorkloadContext } from './context.js'
 
 /** A batch of one message, as the event loop posts it to the SQLite thread. */
 const BATCH = [
-  {
+  textMessage({
     id: '0190f3e4-7a1b-7c2d-8e3f-405162738495',
     chat_session_id: '0190f3e4-7a1b-7c2d-8e3f-405162738496',
     sender_id: '0190f3e4-7a1b-7c2d-8e3f-405162738497',
-    message_type: 'text',
-    content: 'Hello, I need help with my wallet: the card was declined twice today.',
-    reply_to_id: null,
-    mentions: null,
-    file_url: null,
-    file_name: null,
-    file_size: null,
-    file_type: null,
     client_message_id: 'c-1',
     created_at: 0,
-  },
+  }),
 ]
 
 /** Answers each request at once with a one-line outcome, as the SQLite thread does when stored. */

@@ -13,6 +13,7 @@ import { pathToFileURL } from 'node:url'
 import type * as IdsModule from '../../src/ids.js'
 import type * as SqliteModule from '../../src/store/sqlite.js'
 import type { NewMessage } from '../../src/store/store.js'
+import { textMessage } from '../message.js'
 import type { StoreAloneResult } from '../results.js'
 
 const [buildDir, dataDir, sessionsArg, batchArg, messagesArg] = process.argv.slice(2)
@@ -69,21 +70,13 @@ function nextMessage(): NewMessage {
   const client = sent % (sessions.length * 2)
   const session = sessions[client >> 1]!
   sent += 1
-  return {
+  return textMessage({
     id: newId(),
     chat_session_id: session.id,
     sender_id: session.senders[client & 1]!,
-    message_type: 'text',
-    content: 'Hello, I need help with my wallet: the card was declined twice today.',
-    reply_to_id: null,
-    mentions: null,
-    file_url: null,
-    file_name: null,
-    file_size: null,
-    file_type: null,
     client_message_id: sent.toString(36),
     created_at: Date.now(),
-  }
+  })
 }
 
 /** Appends started in one turn of the event loop are one group commit. */

@@ -1,0 +1,24 @@
+import type { NewMessage } from '../src/store/store.js'
+
+/** The text of every message the bench sends: a customer's first line, of ordinary length. */
+export const MESSAGE_TEXT = 'Hello, I need help with my wallet: the card was declined twice today.'
+
+type MessageIds = Pick<
+  NewMessage,
+  'id' | 'chat_session_id' | 'sender_id' | 'client_message_id' | 'created_at'
+>
+
+/** That text as the store receives it from a socket, under the ids given. */
+export function textMessage(ids: MessageIds): NewMessage {
+  return {
+    ...ids,
+    message_type: 'text',
+    content: MESSAGE_TEXT,
+    reply_to_id: null,
+    mentions: null,
+    file_url: null,
+    file_name: null,
+    file_size: null,
+    file_type: null,
+  }
+}
