@@ -423,6 +423,10 @@ function verdict(step: Measured, machineCores: number): string {
       'its one JavaScript thread is what ran out, whatever the machine had left'
     )
   }
+  if (step.machineCores >= FULL_MACHINE * machineCores) {
+    return `the machine's ${machineCores} cores were full (${cores(step.machineCores)} busy), shared by everything above`
+  }
+  // Below a full machine, waiting for a core means the moments when every thread wanted one.
   const waitCores = step.eventLoopWaitCores ?? 0
   if (step.eventLoopCores + waitCores >= BUSY_EVENT_LOOP) {
     return (
@@ -431,9 +435,6 @@ function verdict(step: Measured, machineCores: number): string {
       `out, sharing the cores with the server's other threads and the processes above (the ` +
       `machine's average of ${cores(step.machineCores)} busy hides the moments they all ran)`
     )
-  }
-  if (step.machineCores >= FULL_MACHINE * machineCores) {
-    return `the machine's ${machineCores} cores were full (${cores(step.machineCores)} busy), shared by everything above`
   }
   return (
     `CPU was left over (busiest event loop ${percent(step.eventLoopCores)} busy, machine ` +
