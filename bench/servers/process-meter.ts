@@ -105,15 +105,20 @@ export function childPids(pid: number): number[] {
   }
 }
 
+/** Wall time between two samples, in µs: what every share of a core below divides by. */
+function wallMicrosBetween(before: { atMs: number }, after: { atMs: number }): number {
+  return (after.atMs - before.atMs) * 1_000
+}
+
 /** Share of one core used between two samples (1 = one core fully busy). */
 export function coresUsed(before: ProcessSample, after: ProcessSample): number {
-  const wallMicros = (after.atMs - before.atMs) * 1_000
+  const wallMicros = wallMicrosBetween(before, after)
   return wallMicros <= 0 ? 0 : (after.cpuMicros - before.cpuMicros) / wallMicros
 }
 
 /** The same for the main thread alone: 1 means its event loop never waited. */
 export function mainThreadCoresUsed(before: ProcessSample, after: ProcessSample): number {
-  const wallMicros = (after.atMs - before.atMs) * 1_000
+  const wallMicros = wallMicrosBetween(before, after)
   return wallMicros <= 0 ? 0 : (after.mainThreadCpuMicros - before.mainThreadCpuMicros) / wallMicros
 }
 
@@ -125,10 +130,10 @@ export function mainThreadWaitCores(
   before: ProcessSample,
   after: ProcessSample,
 ): number | undefined {
-  const wallMicros = (after.atMs - before.atMs) * 1_000
-  if (wallMicros <= 0 || before.mainThreadWaitMicros === undefined) return undefined
-  if (after.mainThreadWaitMicros === undefined) return undefined
-  return (after.mainThreadWaitMicros - before.mainThreadWaitMicros) / wallMicros
+  const wallMicros = wallMicrosBetween(before, after)
+  const [from, to] = [before.mainThreadWaitMicros, after.mainThreadWaitMicros]
+  if (wallMicros <= 0 || from === undefined || to === undefined) return undefined
+  return (to - from) / wallMicros
 }
 
 /**
@@ -136,7 +141,7 @@ export function mainThreadWaitCores(
  * alive at both samples count.
  */
 export function busiestOtherThreadCoresUsed(before: ProcessSample, after: ProcessSample): number {
-  const wallMicros = (after.atMs - before.atMs) * 1_000
+  const wallMicros = wallMicrosBetween(before, after)
   if (wallMicros <= 0) return 0
   let busiest = 0
   for (const [tid, cpuMicros] of after.otherThreadsCpuMicros) {
@@ -172,7 +177,7 @@ export function sampleMachine(): MachineSample {
 
 /** Cores the whole machine kept busy between two samples: ours, the database, neighbours. */
 export function machineCoresUsed(before: MachineSample, after: MachineSample): number {
-  const wallMicros = (after.atMs - before.atMs) * 1_000
+  const wallMicros = wallMicrosBetween(before, after)
   return wallMicros <= 0 ? 0 : (after.busyMicros - before.busyMicros) / wallMicros
 }
 
@@ -217,7 +222,7 @@ export function servicesCoresUsed(
   before: ServicesSample,
   after: ServicesSample,
 ): Record<string, number> {
-  const wallMicros = (after.atMs - before.atMs) * 1_000
+  const wallMicros = wallMicrosBetween(before, after)
   const used: Record<string, number> = {}
   for (const [pid, { name, cpuMicros }] of after.byPid) {
     const spent = cpuMicros - (before.byPid.get(pid)?.cpuMicros ?? 0)
