@@ -136,6 +136,8 @@ export interface StoreAloneResult {
   messages: number
   /** CPU of the whole process (the checkpoint thread included) per message stored. */
   cpuMicrosPerMessage: number
+  /** Of that CPU, the part spent in the kernel (writes to the log, locks, waking the thread). */
+  kernelMicrosPerMessage: number
   wallMicrosPerMessage: number
 }
 

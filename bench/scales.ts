@@ -12,7 +12,7 @@ export interface SteadySpec {
   drainMs: number
 }
 
-/** Storing alone (`workloads/store-alone.ts`): the saturation shape's sessions. */
+/** Storing alone (`workloads/store-alone.ts`): the saturation and fan-out shapes' sessions. */
 export interface StoreAloneSpec {
   sessions: number
   /** Messages per group commit, one measurement each. */
@@ -83,6 +83,8 @@ export interface Scale {
   group: SteadySpec
   saturation: SaturationSpec
   storeAlone: StoreAloneSpec
+  /** Beside the fan-out rows: one message per commit, as a group mostly is at that rate. */
+  storeAloneAtFanOut: StoreAloneSpec
   commitAlone: CommitAloneSpec
   handOffAlone: HandOffAloneSpec
   scaleOut: SaturationSpec
@@ -127,6 +129,7 @@ export const FULL_SCALE: Scale = {
   },
   saturation: FULL_SATURATION,
   storeAlone: { sessions: 500, batches: [10, 100], messages: 40_000 },
+  storeAloneAtFanOut: { sessions: 500, batches: [1], messages: 10_000 },
   commitAlone: { warmupCommits: 200, commits: 5_000 },
   handOffAlone: { warmupRoundTrips: 200, roundTrips: 5_000 },
   scaleOut: FULL_SATURATION,
@@ -176,6 +179,7 @@ export const SMOKE_SCALE: Scale = {
   },
   saturation: SMOKE_SATURATION,
   storeAlone: { sessions: 4, batches: [10], messages: 200 },
+  storeAloneAtFanOut: { sessions: 4, batches: [1], messages: 100 },
   commitAlone: { warmupCommits: 5, commits: 50 },
   handOffAlone: { warmupRoundTrips: 5, roundTrips: 50 },
   scaleOut: SMOKE_SATURATION,

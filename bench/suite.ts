@@ -185,6 +185,16 @@ export async function runSuite(
                   await runHandOffAlone(options.scale.handOffAlone, context),
                 )
               })
+              log('fan-out: SQLite storing alone, one message per commit')
+              await besideTheRows('store alone', 'ours-sqlite', async () => {
+                results.storeAlone.push(
+                  ...(await runStoreAlone(
+                    path.dirname(build.cli),
+                    options.scale.storeAloneAtFanOut,
+                    context,
+                  )),
+                )
+              })
             }
           }
           for (const driver of everyServer) {

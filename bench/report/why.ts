@@ -66,7 +66,7 @@ export function fanOutWhy(context: WhyContext, database: 'sqlite' | 'postgres'):
       ` Socket.IO's server ${cores(theirs.serverCores)} cores` +
       ` (ours spends ${ratio(m.serverCores / theirs.serverCores)} its CPU per delivery).`,
     commitAloneAccount(commitAlone(results, database)),
-    database === 'sqlite' ? handOffAloneAccount(results.handOffAlone[0], m) : undefined,
+    database === 'sqlite' ? storingAtFanOutAccount(results, m) : undefined,
     profileAccount(context.profiles, 'fan-out', id),
   ]
     .filter((part) => part !== undefined)
@@ -97,18 +97,33 @@ function commitAloneAccount(row: CommitAloneResult | undefined): string | undefi
 }
 
 /**
- * The store's thread costs a round trip per group commit; set against the server's CPU per
- * message, it shows how much of that the hand-off alone accounts for on this machine.
+ * What storing costs at the fan-out rate, where a group commit is mostly one message, set against
+ * the server's CPU per message: the store's round trip to its thread, and the whole store at one
+ * message per commit (that round trip, the commit, and the writes to the log in the kernel).
  */
-function handOffAloneAccount(row: HandOffAloneResult | undefined, m: Measured): string | undefined {
-  if (row === undefined) return undefined
+function storingAtFanOutAccount(results: BenchResults, m: Measured): string | undefined {
+  const handOff: HandOffAloneResult | undefined = results.handOffAlone[0]
+  const alone = results.storeAlone.find((row) => row.batch === 1)
+  if (handOff === undefined && alone === undefined) return undefined
   const serverMicrosPerMessage = (m.serverCores * 1e6) / m.sentPerSecond
-  return (
-    `Our SQLite store hands each group commit to its thread and back; such a round trip alone, to ` +
-    `a thread that only answers, took p50 ${ms(row.p50Ms)} ms, p99 ${ms(row.p99Ms)} ms and ` +
-    `${count(row.cpuMicrosPerRoundTrip)} µs of CPU on this machine, against our server's ` +
-    `${count(serverMicrosPerMessage)} µs per message here.`
-  )
+  const parts: string[] = []
+  if (handOff !== undefined) {
+    parts.push(
+      `Our SQLite store hands each group commit to its thread and back; such a round trip alone, ` +
+        `to a thread that only answers, took p50 ${ms(handOff.p50Ms)} ms, ` +
+        `p99 ${ms(handOff.p99Ms)} ms and ${count(handOff.cpuMicrosPerRoundTrip)} µs of CPU on ` +
+        `this machine.`,
+    )
+  }
+  if (alone !== undefined) {
+    parts.push(
+      `Our store alone, one message per commit with nothing else in its process, spent ` +
+        `${count(alone.cpuMicrosPerMessage)} µs of CPU per message ` +
+        `(${count(alone.kernelMicrosPerMessage)} µs of it in the kernel).`,
+    )
+  }
+  parts.push(`Our whole server spent ${count(serverMicrosPerMessage)} µs per message here.`)
+  return parts.join(' ')
 }
 
 /**
@@ -261,7 +276,8 @@ function storeAloneAccount(results: BenchResults): string | undefined {
   const each = results.storeAlone.map(
     (row) =>
       `${micros1(row.cpuMicrosPerMessage)} µs at ${row.batch} per commit ` +
-      `(${micros1(row.wallMicrosPerMessage)} µs of wall time)`,
+      `(${micros1(row.kernelMicrosPerMessage)} µs of it in the kernel; ` +
+      `${micros1(row.wallMicrosPerMessage)} µs of wall time)`,
   )
   return `Storing alone, with nothing else in the process, our SQLite store spent CPU per message: ${each.join(', ')}.`
 }

@@ -105,6 +105,7 @@ const result: StoreAloneResult = {
   batch,
   messages,
   cpuMicrosPerMessage: (cpu.user + cpu.system) / messages,
+  kernelMicrosPerMessage: cpu.system / messages,
   wallMicrosPerMessage: (wallMs * 1000) / messages,
 }
 process.stdout.write(`${JSON.stringify(result)}\n`)
