@@ -5,6 +5,7 @@ import type { BenchOptions } from './options.js'
 import { listCpuProfiles } from './profile/cpu-profile.js'
 import { describeMachine, describeRevision } from './report/machine.js'
 import type { BenchResults, NotRun } from './results.js'
+import type { StoreAloneSpec } from './scales.js'
 import { BaselineDriver } from './servers/baseline-driver.js'
 import { DATABASE_NAMES, isPostgresReachable, type DatabaseKind } from './servers/bench-database.js'
 import { OursDriver, type OursOptions } from './servers/ours-driver.js'
@@ -140,6 +141,12 @@ export async function runSuite(
         skip({ workload, server, reason: firstLine(error) })
       }
     }
+    /** Our SQLite store alone, beside the rows of `workload`, at the batches `spec` gives. */
+    const storeAlone = (workload: string, spec: StoreAloneSpec) =>
+      besideTheRows('store alone', 'ours-sqlite', async () => {
+        log(`${workload}: SQLite storing alone, ${spec.batches.join(' and ')} per commit`)
+        results.storeAlone.push(...(await runStoreAlone(path.dirname(build.cli), spec, context)))
+      })
     const attempt = async (workload: string, driver: ServerDriver, work: () => Promise<void>) => {
       log(`${workload}: ${driver.label}`)
       const earlierProfiles = new Set(profileDir === undefined ? [] : listCpuProfiles(profileDir))
@@ -185,16 +192,7 @@ export async function runSuite(
                   await runHandOffAlone(options.scale.handOffAlone, context),
                 )
               })
-              log('fan-out: SQLite storing alone, one message per commit')
-              await besideTheRows('store alone', 'ours-sqlite', async () => {
-                results.storeAlone.push(
-                  ...(await runStoreAlone(
-                    path.dirname(build.cli),
-                    options.scale.storeAloneAtFanOut,
-                    context,
-                  )),
-                )
-              })
+              await storeAlone(workload, options.scale.storeAloneAtFanOut)
             }
           }
           for (const driver of everyServer) {
@@ -205,19 +203,8 @@ export async function runSuite(
           break
         }
         case 'saturation':
-          if (databases.includes('sqlite')) {
-            log('saturation: SQLite storing alone')
-            // If it fails, the report prices no SQLite target against the machine.
-            await besideTheRows('store alone', 'ours-sqlite', async () => {
-              results.storeAlone.push(
-                ...(await runStoreAlone(
-                  path.dirname(build.cli),
-                  options.scale.storeAlone,
-                  context,
-                )),
-              )
-            })
-          }
+          // If it fails, the report prices no SQLite target against the machine.
+          if (databases.includes('sqlite')) await storeAlone(workload, options.scale.storeAlone)
           for (const driver of everyServer) {
             await attempt(workload, driver, async () => {
               results.saturation.push(
