@@ -12,7 +12,8 @@ const CHILD = path.join(import.meta.dirname, 'store-alone-child.js')
 /**
  * What storing costs on this machine, with nothing else running in the process: our SQLite store
  * fed the saturation workload's messages in groups of each size in `spec.batches`. The least of
- * these is a floor under any server built on it, which the report sets against the targets.
+ * these is a floor under any server built on it, which the report sets against the targets; one
+ * message per commit, beside the fan-out rows, is what storing costs at that rate.
  */
 export async function runStoreAlone(
   buildDir: string,
