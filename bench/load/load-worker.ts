@@ -10,8 +10,6 @@ import type { SessionSpec, WorkerCommand, WorkerReply, WindowReport } from './wo
  * so send times and deliveries are compared on one clock.
  */
 
-/** About what a chat message weighs; the same on every server. */
-
 interface Client {
   ws: WebSocket
   session: OpenSession
