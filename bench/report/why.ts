@@ -9,6 +9,7 @@ import type {
   SaturationStep,
 } from '../results.js'
 import { DATABASE_NAMES } from '../servers/bench-database.js'
+import type { WaitHistogram } from '../servers/server-driver.js'
 import { cores, count, kibibytes, mebibytes, ms, ratio } from './format.js'
 
 /**
@@ -65,12 +66,63 @@ export function fanOutWhy(context: WhyContext, database: 'sqlite' | 'postgres'):
     `At the same ${count(m.deliveredPerSecond)} deliveries/s: ${cpuAccount(m, results.machine.cores)};` +
       ` Socket.IO's server ${cores(theirs.serverCores)} cores` +
       ` (ours spends ${ratio(m.serverCores / theirs.serverCores)} its CPU per delivery).`,
+    storeWaitAccount(m, theirs.p99Ms),
     commitAloneAccount(commitAlone(results, database)),
     database === 'sqlite' ? storingAtFanOutAccount(results, m) : undefined,
     profileAccount(context.profiles, 'fan-out', id),
   ]
     .filter((part) => part !== undefined)
     .join(' ')
+}
+
+/**
+ * Where our deliveries' time went before the broadcast: how long messages took from the server
+ * taking up their send to their commit, by the server's own histogram, and how many of them took
+ * longer than Socket.IO's whole p99 for that alone. Every delivery of a message comes after its
+ * commit, so more than 1% of them past that p99 is enough to miss the target.
+ */
+function storeWaitAccount(m: Measured, socketIoP99Ms: number): string | undefined {
+  const wait = m.serverCounters?.storeWait
+  const p99 = wait && percentileRange(wait, 0.99)
+  if (wait === undefined || p99 === undefined) return undefined
+  const beyond = wait.boundsMs.findIndex((bound) => bound >= socketIoP99Ms)
+  const late = beyond === -1 ? 0 : (wait.count - wait.atMost[beyond]!) / wait.count
+  const verdict =
+    late > 0.01
+      ? `, longer than Socket.IO's whole p99 (${ms(socketIoP99Ms)} ms): that wait alone misses the target`
+      : ''
+  return (
+    `On our server, the time from taking up a send to its commit (its own ` +
+    `\`chat_message_store_seconds\`, which on one node also covers the message's broadcast) had ` +
+    `its p99 ${rangeText(p99)}` +
+    (beyond === -1
+      ? '.'
+      : `, and ${percent(late, 1)} of messages waited more than ` +
+        `${bound(wait.boundsMs[beyond]!)} ms${verdict}.`)
+  )
+}
+
+/** The bounds of the bucket that holds the `share` percentile; undefined when nothing was counted. */
+function percentileRange(
+  wait: WaitHistogram,
+  share: number,
+): { fromMs: number; toMs: number } | undefined {
+  if (wait.count <= 0) return undefined
+  const i = wait.atMost.findIndex((count) => count >= share * wait.count)
+  if (i === -1) return { fromMs: wait.boundsMs.at(-1) ?? 0, toMs: Infinity }
+  return { fromMs: i === 0 ? 0 : wait.boundsMs[i - 1]!, toMs: wait.boundsMs[i]! }
+}
+
+/** `between 2.5 and 5 ms`, `within 0.5 ms`, `over 1,000 ms` */
+function rangeText({ fromMs, toMs }: { fromMs: number; toMs: number }): string {
+  if (toMs === Infinity) return `over ${bound(fromMs)} ms`
+  if (fromMs === 0) return `within ${bound(toMs)} ms`
+  return `between ${bound(fromMs)} and ${bound(toMs)} ms`
+}
+
+/** A bucket's bound as Prometheus names it: `0.5`, `2.5`, `1,000`. */
+function bound(valueMs: number): string {
+  return Number(valueMs.toPrecision(3)).toLocaleString('en')
 }
 
 const DURABILITY = {
@@ -424,10 +476,14 @@ export function cpuAccount(measured: Measured, machineCores: number): string {
 function nodeAccount(measured: Measured): string {
   const counters = measured.serverCounters
   if (counters === undefined) return ''
+  const storeWaitP99 = counters.storeWait && percentileRange(counters.storeWait, 0.99)
   return (
     ` On the nodes: ${count(counters.outOfOrder)} messages waited for an earlier one of their ` +
     `session, ${count(counters.gapReads)} gap reads from the store (${count(counters.gapMessages)} ` +
-    `messages), longest event-loop delay ${counters.eventLoopDelayMaxMs.toFixed(0)} ms.`
+    `messages), longest event-loop delay ${counters.eventLoopDelayMaxMs.toFixed(0)} ms` +
+    (storeWaitP99 === undefined
+      ? '.'
+      : `; from taking up a send to its commit, p99 ${rangeText(storeWaitP99)}.`)
   )
 }
 
@@ -498,8 +554,9 @@ export function describeShares(profile: RunProfile): string {
     .join(', ')
 }
 
-function percent(share: number): string {
-  return `${Math.round(share * 100)}%`
+/** `62%`, or `7.6%` with one digit. */
+function percent(share: number, digits = 0): string {
+  return `${(share * 100).toFixed(digits)}%`
 }
 
 function micros1(value: number): string {

@@ -19,6 +19,7 @@ import {
   type ServerCounters,
   type ServerDriver,
   type SessionShape,
+  type WaitHistogram,
 } from './server-driver.js'
 
 const PASSWORD = 'bench-password-1'
@@ -235,14 +236,15 @@ export class RunningOurs implements RunningServer {
   async readCounters(): Promise<ServerCounters | undefined> {
     // The counters only add to a window's account: a node that died or hangs must not cost the
     // window itself, which reports that node's losses on its own.
-    const nodes = await Promise.all(
+    const texts = await Promise.all(
       this.nodes.map(async (node) => {
         const response = await fetch(`http://127.0.0.1:${node.port}/metrics`, {
           signal: AbortSignal.timeout(5_000),
         })
-        return parseMetrics(await response.text())
+        return response.text()
       }),
     ).catch(() => undefined)
+    const nodes = texts?.map(parseMetrics)
     if (nodes === undefined || !nodes.every((node) => node.has('chat_gap_reads_total')))
       return undefined
     const sum = (name: string) => nodes.reduce((total, node) => total + (node.get(name) ?? 0), 0)
@@ -252,6 +254,7 @@ export class RunningOurs implements RunningServer {
       gapMessages: sum('chat_gap_messages_total'),
       eventLoopDelayMaxMs:
         Math.max(...nodes.map((node) => node.get('nodejs_eventloop_lag_max_seconds') ?? 0)) * 1_000,
+      storeWait: sumHistograms(texts!.map((text) => parseHistogram(text, STORE_WAIT))),
     }
   }
 
@@ -260,6 +263,42 @@ export class RunningOurs implements RunningServer {
     await this.proxy?.stop()
     await Promise.all(this.nodes.map((node) => node.stop()))
     await this.database.dispose()
+  }
+}
+
+const STORE_WAIT = 'chat_message_store_seconds'
+
+/** The buckets of an unlabelled histogram in a Prometheus text exposition, in ms. */
+export function parseHistogram(text: string, name: string): WaitHistogram | undefined {
+  const buckets: { boundMs: number; count: number }[] = []
+  let count: number | undefined
+  for (const line of text.split('\n')) {
+    const match = /^(\w+)_bucket\{le="([^"]+)"\} (\S+)$/.exec(line)
+    if (match?.[1] !== name) continue
+    if (match[2] === '+Inf') count = Number(match[3])
+    else buckets.push({ boundMs: Number(match[2]) * 1_000, count: Number(match[3]) })
+  }
+  if (count === undefined) return undefined
+  buckets.sort((a, b) => a.boundMs - b.boundMs)
+  return {
+    boundsMs: buckets.map((bucket) => bucket.boundMs),
+    atMost: buckets.map((bucket) => bucket.count),
+    count,
+  }
+}
+
+/** The nodes' histograms added up; undefined unless every node has one, with the same bounds. */
+function sumHistograms(histograms: (WaitHistogram | undefined)[]): WaitHistogram | undefined {
+  const [first] = histograms
+  if (first === undefined) return undefined
+  const sameBounds = (h: WaitHistogram | undefined): h is WaitHistogram =>
+    h !== undefined && h.boundsMs.join() === first.boundsMs.join()
+  if (!histograms.every(sameBounds)) return undefined
+  const total = (of: (h: WaitHistogram) => number) => histograms.reduce((sum, h) => sum + of(h), 0)
+  return {
+    boundsMs: first.boundsMs,
+    atMost: first.boundsMs.map((_, i) => total((h) => h.atMost[i]!)),
+    count: total((h) => h.count),
   }
 }
 

@@ -65,6 +65,29 @@ export interface ServerCounters {
   gapMessages: number
   /** Longest event-loop delay on any node since the previous read, in ms. */
   eventLoopDelayMaxMs: number
+  /**
+   * How long messages sent on sockets waited from their frame's arrival to their commit (the
+   * nodes' `chat_message_store_seconds`), summed over nodes; undefined for a build without it.
+   */
+  storeWait?: WaitHistogram
+}
+
+/** A latency histogram as Prometheus keeps it: how many waited at most each bound. */
+export interface WaitHistogram {
+  /** Rising, in ms (Prometheus' `le`, but for `+Inf`). */
+  boundsMs: number[]
+  atMost: number[]
+  /** Every one observed, however long it waited. */
+  count: number
+}
+
+/** What a histogram counted between two reads of it. */
+export function histogramSince(before: WaitHistogram, after: WaitHistogram): WaitHistogram {
+  return {
+    boundsMs: after.boundsMs,
+    atMost: after.atMost.map((count, i) => count - (before.atMost[i] ?? 0)),
+    count: after.count - before.count,
+  }
 }
 
 /** Where client `slot` of session `sessionIndex` connects: neighbours in a session differ. */

@@ -10,7 +10,7 @@ import {
   sampleServices,
   servicesCoresUsed,
 } from '../servers/process-meter.js'
-import type { RunningServer, ServerDriver } from '../servers/server-driver.js'
+import { histogramSince, type RunningServer, type ServerDriver } from '../servers/server-driver.js'
 
 /** Sends `ratePerSecond` for `durationMs` and reads the server's and the generator's cost alike. */
 export async function measureWindow(
@@ -74,6 +74,10 @@ export async function measureWindow(
           gapReads: countersAfter.gapReads - countersBefore.gapReads,
           gapMessages: countersAfter.gapMessages - countersBefore.gapMessages,
           eventLoopDelayMaxMs: countersAfter.eventLoopDelayMaxMs,
+          ...(countersBefore.storeWait !== undefined &&
+            countersAfter.storeWait !== undefined && {
+              storeWait: histogramSince(countersBefore.storeWait, countersAfter.storeWait),
+            }),
         },
       }),
   }
