@@ -76,10 +76,10 @@ export function fanOutWhy(context: WhyContext, database: 'sqlite' | 'postgres'):
 }
 
 /**
- * Where our deliveries' time went before the broadcast: how long messages took from the server
- * taking up their send to their commit, by the server's own histogram, and how many of them took
- * longer than Socket.IO's whole p99 for that alone. Every delivery of a message comes after its
- * commit, so more than 1% of them past that p99 is enough to miss the target.
+ * Where the tail lies: how long messages took from the server taking up their send to their
+ * commit, by the server's own histogram, and how many of them took longer than Socket.IO's whole
+ * p99 for that. The histogram's clock stops once the messages committed together are broadcast,
+ * so it is a little longer than the part of a delivery's time spent before it was written.
  */
 function storeWaitAccount(m: Measured, socketIoP99Ms: number): string | undefined {
   const wait = m.serverCounters?.storeWait
@@ -89,11 +89,12 @@ function storeWaitAccount(m: Measured, socketIoP99Ms: number): string | undefine
   const late = beyond === -1 ? 0 : (wait.count - wait.atMost[beyond]!) / wait.count
   const verdict =
     late > 0.01
-      ? `, longer than Socket.IO's whole p99 (${ms(socketIoP99Ms)} ms): that wait alone misses the target`
+      ? `, longer than Socket.IO's whole p99 (${ms(socketIoP99Ms)} ms): more than the 1% a p99 leaves`
       : ''
   return (
     `On our server, the time from taking up a send to its commit (its own ` +
-    `\`chat_message_store_seconds\`, which on one node also covers the message's broadcast) had ` +
+    `\`chat_message_store_seconds\`, which on one node also covers the broadcast of the messages ` +
+    `committed with it) had ` +
     `its p99 ${rangeText(p99)}` +
     (beyond === -1
       ? '.'

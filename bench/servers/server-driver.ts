@@ -66,8 +66,8 @@ export interface ServerCounters {
   /** Longest event-loop delay on any node since the previous read, in ms. */
   eventLoopDelayMaxMs: number
   /**
-   * How long messages sent on sockets waited from their frame's arrival to their commit (the
-   * nodes' `chat_message_store_seconds`), summed over nodes; undefined for a build without it.
+   * How long messages sent on sockets took from the server taking up their send to their commit
+   * (the nodes' `chat_message_store_seconds`), summed over nodes; undefined for a build without it.
    */
   storeWait?: WaitHistogram
 }
