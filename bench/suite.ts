@@ -97,6 +97,7 @@ export async function runSuite(
   }
   const build = snapshotServerBuild()
   const comparedBuilds: ServerBuild[] = []
+  const tmpfsDir = options.workloads.includes('fan-out') ? tmpfsFolder() : undefined
 
   try {
     const ourBuilds: OurBuild[] = [{ cli: build.cli, short: undefined }]
@@ -133,6 +134,14 @@ export async function runSuite(
       new BaselineDriver({ ...baselineOptions, kind: 'socket.io' }),
     ]
     const everyServer: ServerDriver[] = [...ours, ...baselines]
+    /**
+     * Fan-out also runs the current build on SQLite with its files on tmpfs, where the machine
+     * has one: beside the row on disk, it shows what the disk costs our tail.
+     */
+    const inMemory =
+      tmpfsDir !== undefined && databases.includes('sqlite')
+        ? oursOn('sqlite', { tmpfsDir }).slice(0, 1)
+        : []
     /** A measurement taken beside the rows (a store or a database alone): the rows run anyway. */
     const besideTheRows = async (workload: string, server: string, work: () => Promise<void>) => {
       try {
@@ -195,7 +204,9 @@ export async function runSuite(
               await storeAlone(workload, options.scale.storeAloneAtFanOut)
             }
           }
-          for (const driver of everyServer) {
+          const servers =
+            workload === 'fan-out' ? [...ours, ...inMemory, ...baselines] : everyServer
+          for (const driver of servers) {
             await attempt(workload, driver, async () => {
               into.push(await runSteady(workload, driver, spec, context))
             })
@@ -293,6 +304,7 @@ export async function runSuite(
     build.dispose()
     for (const compared of comparedBuilds) compared.dispose()
     fs.rmSync(workDir, { recursive: true, force: true })
+    if (tmpfsDir !== undefined) fs.rmSync(tmpfsDir, { recursive: true, force: true })
   }
   results.finishedAt = new Date().toISOString()
   return results
@@ -340,4 +352,17 @@ async function usableDatabases(
 function firstLine(error: unknown): string {
   const reason = error instanceof Error ? error.message : String(error)
   return reason.split('\n')[0]!
+}
+
+/** Linux's `statfs` type of a tmpfs. */
+const TMPFS_MAGIC = 0x01021994
+
+/** A fresh folder in `/dev/shm` if that is a tmpfs (memory), else undefined. */
+function tmpfsFolder(): string | undefined {
+  try {
+    if (fs.statfsSync('/dev/shm').type !== TMPFS_MAGIC) return undefined
+    return fs.mkdtempSync('/dev/shm/swipesavvy-bench-')
+  } catch {
+    return undefined
+  }
 }

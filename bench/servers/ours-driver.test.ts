@@ -1,7 +1,7 @@
 import { Histogram, Registry } from 'prom-client'
 import { describe, expect, it } from 'vitest'
 import { Metrics } from '../../src/metrics.js'
-import { parseHistogram } from './ours-driver.js'
+import { OursDriver, parseHistogram } from './ours-driver.js'
 
 describe("reading our server's store histogram from /metrics", () => {
   it('reads the buckets in ms, each counting what waited at most its bound', async () => {
@@ -33,5 +33,24 @@ describe("reading our server's store histogram from /metrics", () => {
 
     expect(parseHistogram(await registry.metrics(), 'chat_message_store_seconds')).toBeUndefined()
     expect(parseHistogram('', 'chat_message_store_seconds')).toBeUndefined()
+  })
+})
+
+describe('our server on tmpfs', () => {
+  it('is a row of its own, which the fan-out reason finds by its id', () => {
+    const options = {
+      workDir: '/tmp/bench',
+      cpuProfileDir: undefined,
+      cli: 'dist/src/cli.js',
+      database: 'sqlite' as const,
+      postgresUrl: 'postgres://localhost/test',
+      maxUsers: 10,
+    }
+
+    const onTmpfs = new OursDriver({ ...options, tmpfsDir: '/dev/shm/bench' })
+
+    expect(onTmpfs.id).toBe('ours-sqlite-tmpfs')
+    expect(onTmpfs.label).toBe('swipesavvy-chat, SQLite on tmpfs')
+    expect(new OursDriver(options).id).toBe('ours-sqlite')
   })
 })
