@@ -356,13 +356,19 @@ function firstLine(error: unknown): string {
 
 /** Linux's `statfs` type of a tmpfs. */
 const TMPFS_MAGIC = 0x01021994
+const SHARED_MEMORY = '/dev/shm'
 
-/** A fresh folder in `/dev/shm` if that is a tmpfs (memory), else undefined. */
-function tmpfsFolder(): string | undefined {
+/** Whether `/dev/shm` is a tmpfs (memory), where fan-out runs ours a second time. */
+export function hasSharedMemoryTmpfs(): boolean {
   try {
-    if (fs.statfsSync('/dev/shm').type !== TMPFS_MAGIC) return undefined
-    return fs.mkdtempSync('/dev/shm/swipesavvy-bench-')
+    return fs.statfsSync(SHARED_MEMORY).type === TMPFS_MAGIC
   } catch {
-    return undefined
+    return false
   }
+}
+
+/** A fresh folder on that tmpfs, if there is one. */
+function tmpfsFolder(): string | undefined {
+  if (!hasSharedMemoryTmpfs()) return undefined
+  return fs.mkdtempSync(path.join(SHARED_MEMORY, 'swipesavvy-bench-'))
 }
