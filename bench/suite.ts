@@ -367,8 +367,12 @@ export function hasSharedMemoryTmpfs(): boolean {
   }
 }
 
-/** A fresh folder on that tmpfs, if there is one. */
+/** A fresh folder on that tmpfs, if there is one we may write to (else no row, and no failure). */
 function tmpfsFolder(): string | undefined {
   if (!hasSharedMemoryTmpfs()) return undefined
-  return fs.mkdtempSync(path.join(SHARED_MEMORY, 'swipesavvy-bench-'))
+  try {
+    return fs.mkdtempSync(path.join(SHARED_MEMORY, 'swipesavvy-bench-'))
+  } catch {
+    return undefined
+  }
 }
