@@ -133,7 +133,14 @@ export async function runSuite(
       new BaselineDriver({ ...baselineOptions, kind: 'bare-ws' }),
       new BaselineDriver({ ...baselineOptions, kind: 'socket.io' }),
     ]
-    const everyServer: ServerDriver[] = [...ours, ...baselines]
+    /**
+     * Where messages flow, the bare ws server storing in SQLite too: the floor under any server
+     * that stores before broadcasting, which the reasons on SQLite set ours against.
+     */
+    const storingFloor = databases.includes('sqlite')
+      ? [new BaselineDriver({ ...baselineOptions, kind: 'bare-ws-sqlite' })]
+      : []
+    const everyServer: ServerDriver[] = [...ours, ...baselines, ...storingFloor]
     /**
      * Fan-out also runs the current build on SQLite with its files on tmpfs, where the machine
      * has one: beside the row on disk, it shows what the disk costs our tail.
@@ -205,7 +212,9 @@ export async function runSuite(
             }
           }
           const servers =
-            workload === 'fan-out' ? [...ours, ...inMemory, ...baselines] : everyServer
+            workload === 'fan-out'
+              ? [...ours, ...inMemory, ...baselines, ...storingFloor]
+              : everyServer
           for (const driver of servers) {
             await attempt(workload, driver, async () => {
               into.push(await runSteady(workload, driver, spec, context))

@@ -18,6 +18,7 @@ const PANEL_GAP = 40
 const COLOURS: Record<ServerKind, string> = {
   ours: '#2563eb',
   'bare-ws': '#6b7280',
+  'bare-ws-sqlite': '#059669',
   'socket.io': '#d97706',
 }
 

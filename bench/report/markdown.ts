@@ -60,7 +60,11 @@ export function renderMarkdown(results: BenchResults, options: MarkdownOptions):
     'Our server stores every message before broadcasting it, as it runs by default: SQLite in WAL ' +
       'mode with `synchronous=NORMAL` (a committed message survives a crash of the process), ' +
       'PostgreSQL with its defaults (`synchronous_commit=on`: the commit waits for the log to reach ' +
-      'the disk). The baselines store nothing.',
+      'the disk). The baselines store nothing, but for _bare ws storing in SQLite_: the bare ws ' +
+      'server inserting each message into SQLite as our server runs it (a message-sized row with ' +
+      'its primary key, the messages of one turn of the event loop committed together on that ' +
+      'loop, no checkpoint during the run) before broadcasting it, the least a server that stores ' +
+      'first can do.',
     '',
     ...runNotes(results),
     `![Throughput and p99 per server](${options.chartPath})`,

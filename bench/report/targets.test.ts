@@ -89,6 +89,13 @@ const bareWs: ServerInfo = {
   nodes: 1,
   profiled: false,
 }
+/** The bare ws server storing in SQLite: the floor under a server that stores first. */
+const storingFloor: ServerInfo = {
+  ...bareWs,
+  id: 'bare-ws-sqlite',
+  label: 'bare ws storing in SQLite',
+  kind: 'bare-ws-sqlite',
+}
 const socketIoTwoNodes: ServerInfo = {
   id: 'socketio-redis-2',
   label: 'Socket.IO 4, 2 nodes over Redis',
@@ -282,6 +289,24 @@ describe('the saturation targets', () => {
     expect(target(run, vsBareWs).why).toContain('commit, p99 over 50 ms.')
   })
 
+  it('set the bare ws server storing in SQLite beside ours, on SQLite only', () => {
+    const run = results(120, 30)
+    const withoutFloor = target(run, vsBareWs).why
+    run.saturation.push(
+      row('saturation', storingFloor, held(10_000, { server: 1, generator: 0.3 })),
+    )
+
+    expect(withoutFloor).not.toContain('storing each message in SQLite')
+    // 20,000 deliveries/s against bare ws's 50,000; ours held 10,000.
+    expect(target(run, vsBareWs).why).toContain(
+      'no checkpoint during the run: the least storing can add) held 20,000 deliveries/s ' +
+        '(0.40× bare ws); ours held 0.50× what it did.',
+    )
+    expect(target(run, 'Saturation on PostgreSQL vs bare ws').why).not.toContain(
+      'storing each message in SQLite',
+    )
+  })
+
   it('price PostgreSQL at its process CPU per message', () => {
     // 15,000 messages/s at 120 µs: 1.80 cores, with sockets and generator 2.40 of 2.
     expect(target(results(120), 'Saturation on PostgreSQL vs bare ws').status).toBe(
@@ -442,6 +467,30 @@ describe('the fan-out targets', () => {
     )
     expect(target(measured, 'Fan-out p99 on PostgreSQL vs Socket.IO').why).not.toContain('tmpfs')
     expect(target(run([]), 'Fan-out p99 on SQLite vs Socket.IO').why).not.toContain('tmpfs')
+  })
+
+  it('say whether storing alone, in the bare ws server, leaves room under Socket.IO p99', () => {
+    const measured = run([])
+    // At 0.2 cores to our 0.4 for the same deliveries: we spend twice its CPU per delivery.
+    const floor = fanOut(storingFloor, 0.5)
+    floor.measured.serverCores = 0.2
+    measured.fanOut.push(floor)
+
+    const sqlite = target(measured, 'Fan-out p99 on SQLite vs Socket.IO')
+    expect(sqlite.status).toBe('not met')
+    expect(sqlite.why).toContain(
+      'no checkpoint during the run: the least storing can add) had p99 0.50 ms at 0.20 cores: ' +
+        "storing itself fits under Socket.IO's p99 here, so the rest of our gap is our server's " +
+        "own work (2.00× that server's CPU per delivery) and its checkpoints.",
+    )
+    expect(target(measured, 'Fan-out p99 on PostgreSQL vs Socket.IO').why).not.toContain(
+      'storing each message in SQLite',
+    )
+
+    floor.measured.p99Ms = 0.9
+    expect(target(measured, 'Fan-out p99 on SQLite vs Socket.IO').why).toContain(
+      "had p99 0.90 ms at 0.20 cores: storing alone already takes it past Socket.IO's p99 here.",
+    )
   })
 
   it('are not met, with no floor, when commits were not measured', () => {

@@ -30,6 +30,7 @@ const BUSY_EVENT_LOOP = 0.9
 /** A machine busier than this share of its cores is taken to be full. */
 const FULL_MACHINE = 0.9
 const SERVICE_LABELS: Record<string, string> = { postgres: 'PostgreSQL', 'redis-server': 'Redis' }
+const LABELS = { 'bare-ws': 'bare ws', socketio: 'Socket.IO' } as const
 
 /** Both saturation targets of one database share this reason. */
 export function saturationWhy(context: WhyContext, database: 'sqlite' | 'postgres'): string {
@@ -39,13 +40,12 @@ export function saturationWhy(context: WhyContext, database: 'sqlite' | 'postgre
   if (row === undefined) return notRunWhy(results, 'saturation', id)
   const baselines = (['bare-ws', 'socketio'] as const).flatMap((baseline) => {
     const held = results.saturation.find((candidate) => candidate.server.id === baseline)?.held
-    return held === undefined
-      ? []
-      : [{ name: baseline === 'bare-ws' ? 'bare ws' : 'Socket.IO', held }]
+    return held === undefined ? [] : [{ name: LABELS[baseline], held }]
   })
   return [
     ...searchAccount(row, results.machine.cores),
     costPerDelivery(row.held, baselines),
+    database === 'sqlite' ? storingFloorAtSaturation(results, row) : undefined,
     database === 'sqlite' ? storeAloneAccount(results) : undefined,
     profileAccount(context.profiles, 'saturation', id),
   ]
@@ -68,6 +68,7 @@ export function fanOutWhy(context: WhyContext, database: 'sqlite' | 'postgres'):
       ` (ours spends ${ratio(m.serverCores / theirs.serverCores)} its CPU per delivery).`,
     storeWaitAccount(m, theirs.p99Ms),
     database === 'sqlite' ? diskAccount(results, m) : undefined,
+    database === 'sqlite' ? storingFloorAtFanOut(results, m, theirs.p99Ms) : undefined,
     commitAloneAccount(commitAlone(results, database)),
     database === 'sqlite' ? storingAtFanOutAccount(results, m) : undefined,
     profileAccount(context.profiles, 'fan-out', id),
@@ -115,6 +116,61 @@ function diskAccount(results: BenchResults, onDisk: Measured): string | undefine
     `With its files on tmpfs (in memory: the same commits, nothing written to the disk), our ` +
     `server's p99 was ${ms(inMemory.p99Ms)} ms against ${ms(onDisk.p99Ms)} ms on disk, ` +
     `at ${cores(inMemory.serverCores)} cores.`
+  )
+}
+
+/**
+ * The bare ws server storing each message in SQLite before broadcasting it: the least a server that
+ * stores first can do (see `baselines/bare-ws-server.ts`).
+ */
+const STORING_FLOOR =
+  'The bare ws server storing each message in SQLite before broadcasting it (a message-sized row ' +
+  'with its primary key, committed with the others of its turn of the event loop, on that loop; ' +
+  'no checkpoint during the run: the least storing can add)'
+
+function storingFloorRow<T extends { server: { id: string } }>(rows: T[]): T | undefined {
+  return rows.find((row) => row.server.id === 'bare-ws-sqlite')
+}
+
+/**
+ * Whether storing alone keeps a server from Socket.IO's p99: if that floor's p99 is under it, what
+ * is left of our gap is our server's own work and its checkpoints.
+ */
+function storingFloorAtFanOut(
+  results: BenchResults,
+  ours: Measured,
+  socketIoP99Ms: number,
+): string | undefined {
+  const floor = storingFloorRow(results.fanOut)?.measured
+  if (floor === undefined) return undefined
+  const perDelivery = (m: Measured) => m.serverCores / m.deliveredPerSecond
+  return (
+    `${STORING_FLOOR} had p99 ${ms(floor.p99Ms)} ms at ${cores(floor.serverCores)} cores` +
+    (floor.p99Ms <= socketIoP99Ms
+      ? `: storing itself fits under Socket.IO's p99 here, so the rest of our gap is our ` +
+        `server's own work (${ratio(perDelivery(ours) / perDelivery(floor))} that server's CPU ` +
+        `per delivery) and its checkpoints.`
+      : `: storing alone already takes it past Socket.IO's p99 here.`)
+  )
+}
+
+/** What the same floor held in the saturation search, and ours against it. */
+function storingFloorAtSaturation(
+  results: BenchResults,
+  ours: SaturationResult,
+): string | undefined {
+  const floor = storingFloorRow(results.saturation)?.held
+  if (floor === undefined || ours.held === undefined) return undefined
+  const against = (['bare-ws', 'socketio'] as const).flatMap((id) => {
+    const held = results.saturation.find((row) => row.server.id === id)?.held
+    return held === undefined
+      ? []
+      : [`${ratio(floor.deliveredPerSecond / held.deliveredPerSecond)} ${LABELS[id]}`]
+  })
+  return (
+    `${STORING_FLOOR} held ${count(floor.deliveredPerSecond)} deliveries/s` +
+    (against.length > 0 ? ` (${against.join(', ')})` : '') +
+    `; ours held ${ratio(ours.held.deliveredPerSecond / floor.deliveredPerSecond)} what it did.`
   )
 }
 

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import fs from 'node:fs'
 import path from 'node:path'
 import type { SessionSpec } from '../load/worker-protocol.js'
 import { ChildServer } from './child-server.js'
@@ -11,7 +12,11 @@ import {
   type SessionShape,
 } from './server-driver.js'
 
-export type BaselineKind = 'bare-ws' | 'socket.io'
+/**
+ * `bare-ws-sqlite` is the bare ws server storing each message in SQLite before broadcasting it: the
+ * floor under any server that does.
+ */
+export type BaselineKind = 'bare-ws' | 'bare-ws-sqlite' | 'socket.io'
 
 export interface BaselineOptions extends DriverOptions {
   kind: BaselineKind
@@ -22,12 +27,19 @@ export interface BaselineOptions extends DriverOptions {
 
 const PROGRAMS: Record<BaselineKind, string> = {
   'bare-ws': 'bare-ws-server.js',
+  'bare-ws-sqlite': 'bare-ws-server.js',
   'socket.io': 'socketio-server.js',
+}
+
+const LABELS: Record<BaselineKind, string> = {
+  'bare-ws': 'bare ws',
+  'bare-ws-sqlite': 'bare ws storing in SQLite',
+  'socket.io': 'Socket.IO 4',
 }
 
 /**
  * A baseline server (see `baselines/`). Sessions need no preparing: there is no auth and no
- * storage, so any id names a room, which exists once a socket joins it.
+ * session to store, so any id names a room, which exists once a socket joins it.
  */
 export class BaselineDriver implements ServerDriver {
   readonly id: string
@@ -43,10 +55,10 @@ export class BaselineDriver implements ServerDriver {
   constructor(readonly options: BaselineOptions) {
     this.kind = options.kind
     this.nodeCount = options.nodes ?? 1
-    this.wire = options.kind === 'bare-ws' ? ('chat' as const) : ('socket.io' as const)
-    const base = options.kind === 'bare-ws' ? 'bare-ws' : 'socketio'
+    this.wire = options.kind === 'socket.io' ? ('socket.io' as const) : ('chat' as const)
+    const base = options.kind === 'socket.io' ? 'socketio' : options.kind
     this.id = this.nodeCount > 1 ? `${base}-redis-${this.nodeCount}` : base
-    const name = options.kind === 'bare-ws' ? 'bare ws' : 'Socket.IO 4'
+    const name = LABELS[options.kind]
     this.label = this.nodeCount > 1 ? `${name}, ${this.nodeCount} nodes over Redis` : name
   }
 
@@ -60,7 +72,7 @@ export class BaselineDriver implements ServerDriver {
             name,
             script: path.join(import.meta.dirname, 'baselines', PROGRAMS[this.kind]),
             nodeFlags: profileFlags(this.options, name),
-            env: this.nodeCount > 1 ? { REDIS_URL: this.options.redisUrl ?? '' } : {},
+            env: this.#env(name),
           }),
         )
       }
@@ -69,6 +81,14 @@ export class BaselineDriver implements ServerDriver {
       throw error
     }
     return new RunningBaseline(nodes, this.kind)
+  }
+
+  #env(name: string): Record<string, string> {
+    if (this.nodeCount > 1) return { REDIS_URL: this.options.redisUrl ?? '' }
+    if (this.kind !== 'bare-ws-sqlite') return {}
+    // A fresh file every start, so no run inherits another's rows.
+    const folder = fs.mkdtempSync(path.join(this.options.workDir, `${name}-`))
+    return { SQLITE_FILE: path.join(folder, 'messages.db') }
   }
 }
 
@@ -95,7 +115,7 @@ class RunningBaseline implements RunningServer {
   }
 
   #socketUrl(port: number, sessionId: string): string {
-    return this.kind === 'bare-ws'
+    return this.kind !== 'socket.io'
       ? `ws://127.0.0.1:${port}/api/v1/chat/ws/${sessionId}`
       : `ws://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket&session_id=${sessionId}`
   }

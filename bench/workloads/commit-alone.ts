@@ -1,5 +1,10 @@
-import SqliteDatabase from 'better-sqlite3'
 import { MESSAGE_TEXT } from '../message.js'
+import {
+  INSERT_MESSAGE_ROW,
+  MESSAGE_ROW_TABLE,
+  openMessageRowFile,
+  type MessageRow,
+} from '../message-row.js'
 import type { CommitAloneResult } from '../results.js'
 import type { CommitAloneSpec } from '../scales.js'
 import {
@@ -11,15 +16,6 @@ import {
 } from '../servers/bench-database.js'
 import { LatencyHistogram } from '../load/histogram.js'
 import type { WorkloadContext } from './context.js'
-
-const TABLE = `create table commit_probe (
-  id text primary key,
-  chat_session_id text not null,
-  seq bigint not null,
-  content text not null,
-  created_at bigint not null
-)`
-const INSERT = 'insert into commit_probe values ($1, $2, $3, $4, $5)'
 
 /**
  * How long one commit takes on this machine with nothing else running: a message-sized row
@@ -62,17 +58,13 @@ async function timeCommits(
 ): Promise<LatencyHistogram> {
   const latency = new LatencyHistogram()
   const total = spec.warmupCommits + spec.commits
-  const row = (n: number) => [`probe-${n}`, 'session', n, MESSAGE_TEXT, Date.now()]
+  const row = (n: number): MessageRow => [`probe-${n}`, 'session', n, MESSAGE_TEXT, Date.now()]
   const record = (n: number, startedAt: number) => {
     if (n >= spec.warmupCommits) latency.record(performance.now() - startedAt)
   }
   if (database.kind === 'sqlite') {
-    const db = new SqliteDatabase(database.file)
+    const { db, insert } = openMessageRowFile(database.file)
     try {
-      db.pragma('journal_mode = WAL')
-      db.pragma('synchronous = NORMAL')
-      db.exec(TABLE)
-      const insert = db.prepare(INSERT.replace(/\$\d/g, '?'))
       for (let n = 0; n < total; n++) {
         const startedAt = performance.now()
         insert.run(...row(n))
@@ -86,10 +78,10 @@ async function timeCommits(
     return latency
   }
   await withPostgres(database.url, async (client) => {
-    await client.query(TABLE)
+    await client.query(MESSAGE_ROW_TABLE)
     for (let n = 0; n < total; n++) {
       const startedAt = performance.now()
-      await client.query(INSERT, row(n))
+      await client.query(INSERT_MESSAGE_ROW, row(n))
       record(n, startedAt)
     }
   })

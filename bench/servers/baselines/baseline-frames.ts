@@ -23,12 +23,28 @@ export class RoomSequence {
   }
 }
 
+/** The guide's `message` frame, with the metadata our server gives a text message. */
+export interface MessageFrame {
+  message_type: 'message'
+  chat_session_id: string
+  user_id: string
+  content: string
+  timestamp: string
+  metadata: {
+    message_id: string
+    seq: number
+    reply_to_id: null
+    mentions: null
+    client_message_id: string | null
+  }
+}
+
 export function messageFrame(
   sessionId: string,
   userId: string,
   seq: number,
   frame: ClientFrame,
-): object {
+): MessageFrame {
   return {
     message_type: 'message',
     chat_session_id: sessionId,
