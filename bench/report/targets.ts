@@ -13,6 +13,8 @@ import {
   saturationWhy,
   scaleOutWhy,
   machineFloor,
+  storingFloorAtFanOutRow,
+  storingFloorVerdict,
   type WhyContext,
 } from './why.js'
 
@@ -166,6 +168,14 @@ function fanOutTargets(context: WhyContext): TargetCheck[] {
         ...check,
         status: 'beyond this machine',
         why: `${commitFloorAccount(commit, socketIo)} ${why()}`,
+      }
+    }
+    const floor = database === 'sqlite' ? storingFloorAtFanOutRow(results) : undefined
+    if (check.status === 'not met' && floor !== undefined && floor.p99Ms > socketIo) {
+      return {
+        ...check,
+        status: 'beyond this machine',
+        why: `${storingFloorVerdict(floor, socketIo)} ${why()}`,
       }
     }
     return explained(check, why)
