@@ -59,8 +59,8 @@ export interface Measured {
    */
   eventLoopWaitCores?: number
   /**
-   * CPU of the busiest other thread of any node (for our server on SQLite, the thread that runs
-   * the database), in cores; absent from results written before it was measured.
+   * CPU of the busiest other thread of any node (for our server on SQLite, usually the one that
+   * checkpoints), in cores; absent from results written before it was measured.
    */
   otherThreadCores?: number
   /** CPU of the proxy in front of the nodes (nginx: master and workers), in cores; absent without one. */
@@ -151,17 +151,6 @@ export interface CommitAloneResult {
   maxMs: number
 }
 
-/** A round trip to a thread that only answers, nothing else running (`workloads/hand-off-alone.ts`). */
-export interface HandOffAloneResult {
-  roundTrips: number
-  /** Wall time of one round trip, from the post to the answer. */
-  p50Ms: number
-  p99Ms: number
-  maxMs: number
-  /** CPU of the whole process (both threads) per round trip. */
-  cpuMicrosPerRoundTrip: number
-}
-
 export interface IdleResult {
   server: ServerInfo
   requested: number
@@ -233,8 +222,6 @@ export interface BenchResults {
   storeAlone: StoreAloneResult[]
   /** Run with the fan-out workload, once per database: the floor under its p99. */
   commitAlone: CommitAloneResult[]
-  /** Run with the fan-out workload when SQLite is measured: what its thread's hand-off costs. */
-  handOffAlone: HandOffAloneResult[]
   idle: IdleResult[]
   history: HistoryResult[]
   scaleOut: SaturationResult[]

@@ -26,11 +26,6 @@ export interface CommitAloneSpec {
   commits: number
 }
 
-export interface HandOffAloneSpec {
-  warmupRoundTrips: number
-  roundTrips: number
-}
-
 export interface SaturationSpec {
   shape: SessionShape
   /** Messages per second offered in the first step. */
@@ -86,7 +81,6 @@ export interface Scale {
   /** Beside the fan-out rows: one message per commit, as a group mostly is at that rate. */
   storeAloneAtFanOut: StoreAloneSpec
   commitAlone: CommitAloneSpec
-  handOffAlone: HandOffAloneSpec
   scaleOut: SaturationSpec
   nginx: NginxSpec
   idle: IdleSpec
@@ -131,7 +125,6 @@ export const FULL_SCALE: Scale = {
   storeAlone: { sessions: 500, batches: [10, 100], messages: 40_000 },
   storeAloneAtFanOut: { sessions: 500, batches: [1], messages: 10_000 },
   commitAlone: { warmupCommits: 200, commits: 5_000 },
-  handOffAlone: { warmupRoundTrips: 200, roundTrips: 5_000 },
   scaleOut: FULL_SATURATION,
   nginx: { fanOut: FULL_FAN_OUT, saturation: FULL_SATURATION },
   idle: {
@@ -181,7 +174,6 @@ export const SMOKE_SCALE: Scale = {
   storeAlone: { sessions: 4, batches: [10], messages: 200 },
   storeAloneAtFanOut: { sessions: 4, batches: [1], messages: 100 },
   commitAlone: { warmupCommits: 5, commits: 50 },
-  handOffAlone: { warmupRoundTrips: 5, roundTrips: 50 },
   scaleOut: SMOKE_SATURATION,
   nginx: { fanOut: SMOKE_FAN_OUT, saturation: SMOKE_SATURATION },
   idle: {

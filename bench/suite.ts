@@ -25,7 +25,6 @@ import { nginxRowsProblem } from './workloads/nginx.js'
 import { runSaturation } from './workloads/saturation.js'
 import { runStoreAlone } from './workloads/store-alone.js'
 import { runCommitAlone } from './workloads/commit-alone.js'
-import { runHandOffAlone } from './workloads/hand-off-alone.js'
 import { runScaleOut } from './workloads/scale-out.js'
 import { runSteady } from './workloads/steady.js'
 
@@ -74,7 +73,6 @@ export async function runSuite(
     saturation: [],
     storeAlone: [],
     commitAlone: [],
-    handOffAlone: [],
     idle: [],
     history: [],
     scaleOut: [],
@@ -202,12 +200,6 @@ export async function runSuite(
               })
             }
             if (databases.includes('sqlite')) {
-              log('fan-out: a thread round trip alone')
-              await besideTheRows('thread round trip alone', 'ours-sqlite', async () => {
-                results.handOffAlone.push(
-                  await runHandOffAlone(options.scale.handOffAlone, context),
-                )
-              })
               await storeAlone(workload, options.scale.storeAloneAtFanOut)
             }
           }

@@ -133,7 +133,7 @@ export function summariseCpuProfile(file: string, top = 15): ProfileSummary {
  * The bucket of a sample. Native functions (a socket's `writev`, a SQLite statement's `run`) have
  * no script of their own: they are charged to the nearest caller that has one, so `writev` under
  * `node:internal/stream_base_commons` is a socket write. Posting to a worker thread is charged to
- * whoever posts, past Node's own worker code: a group commit posted to the SQLite thread is SQLite.
+ * whoever posts, past Node's own worker code.
  */
 function bucketOf(
   id: number,

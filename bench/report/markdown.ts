@@ -7,7 +7,6 @@ import {
 import type {
   BenchResults,
   CommitAloneResult,
-  HandOffAloneResult,
   IdleResult,
   SaturationResult,
   SteadyResult,
@@ -83,7 +82,6 @@ export function renderMarkdown(results: BenchResults, options: MarkdownOptions):
     ...saturationSection('## Saturation', results.saturation, baselineColumns(results)),
     ...steadySection('## Fan-out', results.fanOut),
     ...commitAloneSection(results.commitAlone),
-    ...handOffAloneSection(results.handOffAlone),
     ...steadySection('## Group', results.group),
     ...idleSection(results.idle),
     ...historySection(results),
@@ -147,7 +145,7 @@ function whySection(targets: TargetCheck[]): string[] {
     'From figures of this run. CPU is in cores; the busiest event loop is the main thread of the ' +
       "busiest server process, where Node.js runs JavaScript: at 1.00 that process can't go faster, " +
       'however many cores the machine has. The busiest other thread is the busiest of any node’s ' +
-      'remaining threads (on SQLite, the one that runs the database). PostgreSQL and Redis are ' +
+      'remaining threads (on SQLite, usually the one that checkpoints). PostgreSQL and Redis are ' +
       'their processes on this machine (read from `/proc`).',
     '',
     ...[...byWhy.entries()].map(
@@ -289,23 +287,6 @@ function commitAloneSection(rows: CommitAloneResult[]): string[] {
     ...rows.map(
       (row) =>
         `| ${DATABASE_NAMES[row.database]} | ${count(row.commits)} | ${ms(row.p50Ms)} | ${ms(row.p99Ms)} | ${ms(row.maxMs)} |`,
-    ),
-    '',
-  ]
-}
-
-/** What our SQLite store's hand-off to its thread costs, with nothing else running. */
-function handOffAloneSection(rows: HandOffAloneResult[]): string[] {
-  if (rows.length === 0) return []
-  return [
-    'A round trip to a thread that only answers, with nothing else running (our SQLite store hands',
-    'every group commit to its thread and back; at the fan-out rate a group is mostly one message):',
-    '',
-    '| round trips | p50 ms | p99 ms | max ms | CPU µs per round trip |',
-    '| ---: | ---: | ---: | ---: | ---: |',
-    ...rows.map(
-      (row) =>
-        `| ${count(row.roundTrips)} | ${ms(row.p50Ms)} | ${ms(row.p99Ms)} | ${ms(row.maxMs)} | ${count(row.cpuMicrosPerRoundTrip)} |`,
     ),
     '',
   ]

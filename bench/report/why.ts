@@ -2,7 +2,6 @@ import { BUCKET_LABELS, bucketShares, type RunProfile } from '../profile/cpu-pro
 import type {
   BenchResults,
   CommitAloneResult,
-  HandOffAloneResult,
   IdleResult,
   Measured,
   SaturationResult,
@@ -241,32 +240,18 @@ function commitAloneAccount(row: CommitAloneResult | undefined): string | undefi
 
 /**
  * What storing costs at the fan-out rate, where a group commit is mostly one message, set against
- * the server's CPU per message: the store's round trip to its thread, and the whole store at one
- * message per commit (that round trip, the commit, and the writes to the log in the kernel).
+ * the server's CPU per message: the whole store at one message per commit (the commit and the
+ * writes to the log in the kernel).
  */
 function storingAtFanOutAccount(results: BenchResults, m: Measured): string | undefined {
-  const handOff: HandOffAloneResult | undefined = results.handOffAlone[0]
   const alone = results.storeAlone.find((row) => row.batch === 1)
-  if (handOff === undefined && alone === undefined) return undefined
-  const serverMicrosPerMessage = (m.serverCores * 1e6) / m.sentPerSecond
-  const parts: string[] = []
-  if (handOff !== undefined) {
-    parts.push(
-      `Our SQLite store hands each group commit to its thread and back; such a round trip alone, ` +
-        `to a thread that only answers, took p50 ${ms(handOff.p50Ms)} ms, ` +
-        `p99 ${ms(handOff.p99Ms)} ms and ${count(handOff.cpuMicrosPerRoundTrip)} µs of CPU on ` +
-        `this machine.`,
-    )
-  }
-  if (alone !== undefined) {
-    parts.push(
-      `Our store alone, one message per commit with nothing else in its process, spent ` +
-        `${count(alone.cpuMicrosPerMessage)} µs of CPU per message ` +
-        `(${count(alone.kernelMicrosPerMessage)} µs of it in the kernel).`,
-    )
-  }
-  parts.push(`Our whole server spent ${count(serverMicrosPerMessage)} µs per message here.`)
-  return parts.join(' ')
+  if (alone === undefined) return undefined
+  return (
+    `Our store alone, one message per commit with nothing else in its process, spent ` +
+    `${count(alone.cpuMicrosPerMessage)} µs of CPU per message ` +
+    `(${count(alone.kernelMicrosPerMessage)} µs of it in the kernel); our whole server spent ` +
+    `${count((m.serverCores * 1e6) / m.sentPerSecond)} µs per message here.`
+  )
 }
 
 /**

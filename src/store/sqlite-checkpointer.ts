@@ -61,9 +61,9 @@ export interface SqliteCheckpointerOptions {
 }
 
 /**
- * Copies the SQLite write-ahead log back into the database file from a worker thread of its own,
- * so no commit waits for that copy or its fsync (SQLite would otherwise do it inside whichever
- * commit crosses its threshold: tens of milliseconds during which every append waits).
+ * Copies the SQLite write-ahead log back into the database file from a worker thread, so the
+ * event loop never waits for that copy or its fsync (SQLite would otherwise do it inside whichever
+ * commit crosses its threshold: a stall of tens of milliseconds for every socket).
  *
  * A checkpoint beside a server that never stops writing can never copy the whole log, and the
  * log starts over only from a commit that finds it all copied: under steady load it would never

@@ -1,35 +1,35 @@
 import fs from 'node:fs'
 import path from 'node:path'
-import {
-  CompiledQuery,
-  Kysely,
-  SqliteAdapter,
-  SqliteIntrospector,
-  SqliteQueryCompiler,
-  type DatabaseConnection,
-  type Dialect,
-  type Driver,
-  type QueryResult,
-} from 'kysely'
+import SqliteDatabase from 'better-sqlite3'
+import { Kysely, SqliteDialect, type SqliteDialectConfig } from 'kysely'
 import { migrateToLatest } from './migrate.js'
 import { SqliteCheckpointer } from './sqlite-checkpointer.js'
-import {
-  SqliteThread,
-  toError,
-  type AppendOutcome,
-  type SqliteThreadOptions,
-} from './sqlite-thread.js'
-import type { Database } from './schema.js'
+import type { ChatMessagesTable, Database } from './schema.js'
 import { SqlStore, toMessageRecord, type MessageAppender } from './sql-store.js'
 import type { AppendResult, NewMessage } from './store.js'
 
-export type SqliteStoreOptions = SqliteThreadOptions
+export interface SqliteStoreOptions {
+  /** A file path, or `:memory:` for tests. */
+  file: string
+  /** `NORMAL` survives a crash of the process; `FULL` also a power loss. */
+  synchronous: 'NORMAL' | 'FULL'
+}
 
 /** The embedded default: one file, WAL mode, nothing to install. */
 export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqlStore> {
   if (options.file !== ':memory:') fs.mkdirSync(path.dirname(options.file), { recursive: true })
-  const thread = await SqliteThread.open(options)
-  const db = new Kysely<Database>({ dialect: new SqliteThreadDialect(thread) })
+  const database = new SqliteDatabase(options.file)
+  database.pragma('journal_mode = WAL')
+  database.pragma(`synchronous = ${options.synchronous}`)
+  database.pragma('foreign_keys = ON')
+  database.pragma('busy_timeout = 5000')
+  // Reads of a hot database come from memory: a 64 MB page cache and a memory-mapped file.
+  database.pragma('cache_size = -65536')
+  database.pragma('mmap_size = 268435456')
+
+  const db = new Kysely<Database>({
+    dialect: new SqliteDialect({ database: withStatementCache(database) }),
+  })
   await migrateToLatest(db)
   // Checkpoints from a worker thread; SQLite's own (inside a commit) only if the worker fails.
   const checkpointer =
@@ -37,93 +37,35 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqlS
       ? undefined
       : new SqliteCheckpointer({
           file: options.file,
-          // Holding the connection keeps new appends from being posted; the empty statement
-          // waits for those already posted, since the thread runs everything in order.
-          holdWrites: (finish) =>
-            db.connection().execute(async () => {
-              await thread.run('select 1')
-              await finish()
-            }),
-          onFailure: () => void thread.run('pragma wal_autocheckpoint = 1000').catch(() => {}),
+          holdWrites: (finish) => db.connection().execute(finish),
+          onFailure: () => database.pragma('wal_autocheckpoint = 1000'),
         })
-  if (checkpointer !== undefined) await thread.run('pragma wal_autocheckpoint = 0')
+  if (checkpointer !== undefined) database.pragma('wal_autocheckpoint = 0')
   const close = async () => {
     await checkpointer?.close()
     await db.destroy()
   }
-  return new SqlStore('sqlite', db, new SqliteMessageAppender(thread, db), close)
-}
-
-/** Kysely's SQLite dialect, its statements run by the connection's thread. */
-class SqliteThreadDialect implements Dialect {
-  constructor(private readonly thread: SqliteThread) {}
-
-  createDriver(): Driver {
-    return new SqliteThreadDriver(this.thread)
-  }
-  createQueryCompiler() {
-    return new SqliteQueryCompiler()
-  }
-  createAdapter() {
-    return new SqliteAdapter()
-  }
-  createIntrospector(db: Kysely<unknown>) {
-    return new SqliteIntrospector(db)
-  }
+  return new SqlStore('sqlite', db, new SqliteMessageAppender(database, db), close)
 }
 
 /**
- * SQLite has one connection: whoever holds it (a query, a transaction from `begin` to `commit`,
- * a group commit of messages) holds it alone, and the others wait their turn here.
+ * The database as Kysely sees it, preparing each distinct SQL text once: Kysely prepares every
+ * query it runs, and a server runs the same few queries over and over.
  */
-class SqliteThreadDriver implements Driver {
-  readonly #connection: DatabaseConnection
-  #turn: Promise<void> = Promise.resolve()
-  #release: () => void = () => undefined
-
-  constructor(private readonly thread: SqliteThread) {
-    this.#connection = {
-      executeQuery: async <R>(query: CompiledQuery): Promise<QueryResult<R>> => {
-        const { rows, changes, lastInsertRowid } = await thread.run(query.sql, query.parameters)
-        return changes === undefined
-          ? { rows: rows as R[] }
-          : { rows: [], numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid ?? 0) }
-      },
-      streamQuery: () => {
-        throw new Error('Streaming queries are not supported on SQLite.')
-      },
-    }
-  }
-
-  async init(): Promise<void> {}
-
-  async acquireConnection(): Promise<DatabaseConnection> {
-    const previous = this.#turn
-    let release: () => void = () => undefined
-    this.#turn = new Promise((resolve) => (release = resolve))
-    await previous
-    this.#release = release
-    return this.#connection
-  }
-
-  async releaseConnection(): Promise<void> {
-    this.#release()
-  }
-
-  async beginTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('begin'))
-  }
-
-  async commitTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('commit'))
-  }
-
-  async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('rollback'))
-  }
-
-  async destroy(): Promise<void> {
-    await this.thread.close()
+function withStatementCache(database: SqliteDatabase.Database): SqliteDialectConfig['database'] {
+  const statements = new Map<string, SqliteDatabase.Statement>()
+  return {
+    close: () => database.close(),
+    prepare: (sql: string) => {
+      let statement = statements.get(sql)
+      if (statement === undefined) {
+        // Queries with IN lists vary in length; past a bound the cache starts over.
+        if (statements.size >= 500) statements.clear()
+        statement = database.prepare(sql)
+        statements.set(sql, statement)
+      }
+      return statement
+    },
   }
 }
 
@@ -134,94 +76,171 @@ interface PendingAppend {
 }
 
 /**
- * A batch being stored lets the next one gather and be posted behind it, so the thread stores one
- * while the event loop broadcasts the one before; more in flight would only cut batches smaller,
- * each costing a message to the thread and back.
- */
-const MAX_BATCHES_IN_FLIGHT = 2
-/**
- * At this many messages a commit already costs little per message (our store alone: 16 to 19 µs
- * at 100, against 27 to 30 at 10), while every message of a batch is broadcast in one go once it
- * is stored: a backlog stored as one batch of thousands stalled the event loop for tens of
- * milliseconds, during which the next, larger backlog gathered.
- */
-const MAX_BATCH = 100
-
-/**
- * Group commit: appends that arrive while earlier ones are being stored are stored together, in
- * one transaction (up to `MAX_BATCH`), so a burst costs one commit (and one message to the thread
- * and back) instead of one per message. A batch is posted while holding the connection, so it
- * runs before or after a Kysely transaction, never inside one that is waiting between two
- * statements.
+ * Group commit: appends that arrive in the same turn of the event loop are stored in one
+ * transaction with prepared statements, so a burst costs one commit instead of one per message.
+ * A batch that fails as a whole (a message breaking a constraint, which the checks before the
+ * insert make all but impossible) is run again one message per transaction, so a bad message
+ * fails alone and the others still commit.
+ *
+ * The batch runs while holding Kysely's connection, so it never lands inside a Kysely transaction
+ * that is waiting between two statements.
  */
 class SqliteMessageAppender implements MessageAppender {
-  readonly #thread: SqliteThread
   readonly #db: Kysely<Database>
+  readonly #statements: ReturnType<typeof prepareStatements>
+  readonly #appendAll: (batch: PendingAppend[]) => AppendResult[]
+  readonly #appendAlone: (message: NewMessage) => AppendResult
   #queue: PendingAppend[] = []
-  #inFlight = 0
-  #isScheduled = false
 
-  constructor(thread: SqliteThread, db: Kysely<Database>) {
-    this.#thread = thread
+  constructor(database: SqliteDatabase.Database, db: Kysely<Database>) {
     this.#db = db
+    this.#statements = prepareStatements(database)
+    this.#appendAll = database.transaction((batch: PendingAppend[]) =>
+      batch.map((pending) => this.#appendOne(pending.message)),
+    )
+    this.#appendAlone = database.transaction((message: NewMessage) => this.#appendOne(message))
   }
 
   append(message: NewMessage): Promise<AppendResult> {
     return new Promise((resolve, reject) => {
-      this.#queue.push({ message, resolve, reject })
-      this.#schedule()
-    })
-  }
-
-  /** A flush in the next turn of the event loop, so that the appends of this one go together. */
-  #schedule(): void {
-    if (this.#isScheduled || this.#queue.length === 0) return
-    if (this.#inFlight >= MAX_BATCHES_IN_FLIGHT) return
-    this.#isScheduled = true
-    setImmediate(() => {
-      this.#isScheduled = false
-      void this.#flush()
+      if (this.#queue.push({ message, resolve, reject }) === 1)
+        setImmediate(() => void this.#flush())
     })
   }
 
   async #flush(): Promise<void> {
-    this.#inFlight += 1
-    let batch: PendingAppend[] | undefined
-    // What arrived until the connection is ours goes in this batch, up to its size; the rest
-    // follows in the next one, which can be posted right behind.
-    const take = () => {
-      batch = this.#queue.splice(0, MAX_BATCH)
-      this.#schedule()
-      return batch
-    }
-    let settle: () => void
+    const batch = this.#queue
+    this.#queue = []
+    let settle: () => void = () => undefined
     try {
-      const posted = await this.#db.connection().execute(async () => ({
-        outcomes: this.#thread.append(take().map((pending) => pending.message)),
-      }))
-      const outcomes = await posted.outcomes
-      settle = () => batch!.forEach((pending, i) => settleOne(pending, outcomes[i]!))
+      await this.#db.connection().execute(() => {
+        settle = this.#store(batch)
+        return Promise.resolve()
+      })
     } catch (error) {
-      settle = () => (batch ?? take()).forEach((pending) => pending.reject(error))
+      for (const pending of batch) pending.reject(error)
+      return
     }
-    this.#inFlight -= 1
-    this.#schedule()
     settle()
+  }
+
+  /** Commits the batch; returns how to settle each append once the connection is released. */
+  #store(batch: PendingAppend[]): () => void {
+    try {
+      const results = this.#appendAll(batch)
+      return () => batch.forEach((pending, i) => pending.resolve(results[i]!))
+    } catch {
+      const outcomes = batch.map((pending) => {
+        try {
+          const result = this.#appendAlone(pending.message)
+          return () => pending.resolve(result)
+        } catch (error) {
+          return () => pending.reject(error)
+        }
+      })
+      return () => outcomes.forEach((settleOne) => settleOne())
+    }
+  }
+
+  /**
+   * Two statements in the common case: the insert takes its seq from the session row and skips a
+   * repeated `client_message_id` (the unique index), then the session row moves on. Only when
+   * nothing was inserted is it worth finding out why.
+   */
+  #appendOne(message: NewMessage): AppendResult {
+    const statements = this.#statements
+    const sessionId = message.chat_session_id
+    if (
+      message.reply_to_id !== null &&
+      statements.replyExists.get(message.reply_to_id, sessionId) === undefined
+    ) {
+      return statements.sessionExists.get(sessionId) === undefined
+        ? { outcome: 'session_missing' }
+        : { outcome: 'reply_missing' }
+    }
+    const { changes } = statements.insert.run(
+      message.id,
+      message.sender_id,
+      message.message_type,
+      message.content,
+      message.reply_to_id,
+      message.mentions === null ? null : JSON.stringify(message.mentions),
+      message.file_url,
+      message.file_name,
+      message.file_size,
+      message.file_type,
+      message.client_message_id,
+      message.created_at,
+      sessionId,
+    )
+    if (changes === 0) return this.#whyNotInserted(message)
+    const { last_seq: seq } = statements.nextSeq.get(
+      message.created_at,
+      message.created_at,
+      sessionId,
+    )!
+    return { outcome: 'stored', message: { ...message, seq } }
+  }
+
+  #whyNotInserted(message: NewMessage): AppendResult {
+    const statements = this.#statements
+    const sessionId = message.chat_session_id
+    if (message.client_message_id !== null) {
+      const existing = statements.byClientId.get(
+        sessionId,
+        message.sender_id,
+        message.client_message_id,
+      )
+      if (existing !== undefined)
+        return { outcome: 'duplicate', message: toMessageRecord(existing) }
+    }
+    return statements.sessionExists.get(sessionId) === undefined
+      ? { outcome: 'session_missing' }
+      : { outcome: 'session_closed' }
   }
 }
 
-function settleOne(pending: PendingAppend, outcome: AppendOutcome): void {
-  switch (outcome.outcome) {
-    case 'stored':
-      return pending.resolve({
-        outcome: 'stored',
-        message: { ...pending.message, seq: outcome.seq },
-      })
-    case 'duplicate':
-      return pending.resolve({ outcome: 'duplicate', message: toMessageRecord(outcome.row) })
-    case 'failed':
-      return pending.reject(toError(outcome.error))
-    default:
-      return pending.resolve({ outcome: outcome.outcome })
+function prepareStatements(db: SqliteDatabase.Database) {
+  return {
+    byClientId: db.prepare<[string, string, string], ChatMessagesTable>(
+      `select * from chat_messages
+        where chat_session_id = ? and sender_id = ? and client_message_id = ?`,
+    ),
+    replyExists: db.prepare<[string, string], { one: number }>(
+      'select 1 as one from chat_messages where id = ? and chat_session_id = ?',
+    ),
+    sessionExists: db.prepare<[string], { one: number }>(
+      'select 1 as one from chat_sessions where id = ?',
+    ),
+    insert: db.prepare<
+      [
+        string,
+        string,
+        string,
+        string,
+        string | null,
+        string | null,
+        string | null,
+        string | null,
+        number | null,
+        string | null,
+        string | null,
+        number,
+        string,
+      ]
+    >(
+      `insert into chat_messages (id, chat_session_id, seq, sender_id, message_type, content,
+          reply_to_id, mentions, file_url, file_name, file_size, file_type, client_message_id,
+          created_at)
+       select ?, id, last_seq + 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+         from chat_sessions where id = ? and status = 'active'
+       on conflict (chat_session_id, sender_id, client_message_id) do nothing`,
+    ),
+    nextSeq: db.prepare<[number, number, string], { last_seq: number }>(
+      `update chat_sessions
+          set last_seq = last_seq + 1, started_at = coalesce(started_at, ?), last_activity_at = ?
+        where id = ?
+        returning last_seq`,
+    ),
   }
 }
