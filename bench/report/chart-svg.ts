@@ -8,9 +8,13 @@ import { count, ms } from './format.js'
  * servers differ by orders of magnitude there).
  */
 
-const WIDTH = 960
-const LABEL_WIDTH = 340
+/** The label column is at least this wide, and wider when a label needs it (a compared build's). */
+const MIN_LABEL_WIDTH = 340
+/** About the width of one character of a 12px label, so the longest label fits its column. */
+const LABEL_CHAR_WIDTH = 6.6
 const BAR_AREA = 470
+/** Room right of the longest bar for its figure. */
+const BAR_TEXT_ROOM = 150
 /** Height of one bar, and the room around the bars of a row. */
 const BAR = 13
 const ROW_PADDING = 8
@@ -70,15 +74,18 @@ export function renderChart(results: BenchResults): string {
     }),
   }))
 
+  const longest = Math.max(0, ...[...throughput, ...latency].map((row) => row.label.length))
+  const labelWidth = Math.max(MIN_LABEL_WIDTH, Math.ceil(longest * LABEL_CHAR_WIDTH) + 24)
+  const width = labelWidth + BAR_AREA + BAR_TEXT_ROOM
   const parts: string[] = []
   let y = 30
   parts.push(title(y, 'Saturation: highest deliveries per second held (p99 ≤ 100 ms, none lost)'))
   y += 16
-  y = drawPanel(parts, y, throughput, linearScale(throughput))
+  y = drawPanel(parts, y, labelWidth, throughput, linearScale(throughput))
   y += PANEL_GAP
   parts.push(title(y, 'End-to-end p99 latency, fan-out (solid) and group (light), log scale'))
   y += 16
-  y = drawPanel(parts, y, latency, logScale(latency))
+  y = drawPanel(parts, y, labelWidth, latency, logScale(latency))
   y += 20
   parts.push(
     `<text x="16" y="${y}" font-size="11" fill="#6b7280">${escape(
@@ -87,8 +94,8 @@ export function renderChart(results: BenchResults): string {
   )
   const height = y + 16
   return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="system-ui, sans-serif">`,
-    `<rect width="${WIDTH}" height="${height}" fill="#ffffff"/>`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, sans-serif">`,
+    `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
     ...parts,
     '</svg>',
     '',
@@ -98,6 +105,7 @@ export function renderChart(results: BenchResults): string {
 function drawPanel(
   parts: string[],
   top: number,
+  labelWidth: number,
   rows: Row[],
   scale: (value: number) => number,
 ): number {
@@ -105,21 +113,21 @@ function drawPanel(
   for (const row of rows) {
     const height = Math.max(1, row.bars.length) * BAR + ROW_PADDING
     parts.push(
-      `<text x="${LABEL_WIDTH - 8}" y="${y + height / 2 + 4}" font-size="12" text-anchor="end" fill="#111827">${escape(row.label)}</text>`,
+      `<text x="${labelWidth - 8}" y="${y + height / 2 + 4}" font-size="12" text-anchor="end" fill="#111827">${escape(row.label)}</text>`,
     )
     row.bars.forEach((bar, index) => {
       const barY = y + ROW_PADDING / 2 + index * BAR
       const width = Math.max(1, scale(bar.value) * BAR_AREA)
       parts.push(
-        `<rect x="${LABEL_WIDTH}" y="${barY}" width="${width.toFixed(1)}" height="${BAR - 2}" fill="${bar.colour}" fill-opacity="${bar.opacity}"/>`,
-        `<text x="${(LABEL_WIDTH + width + 6).toFixed(1)}" y="${barY + BAR - 3}" font-size="11" fill="#374151">${escape(bar.text)}</text>`,
+        `<rect x="${labelWidth}" y="${barY}" width="${width.toFixed(1)}" height="${BAR - 2}" fill="${bar.colour}" fill-opacity="${bar.opacity}"/>`,
+        `<text x="${(labelWidth + width + 6).toFixed(1)}" y="${barY + BAR - 3}" font-size="11" fill="#374151">${escape(bar.text)}</text>`,
       )
     })
     y += height
   }
   if (rows.length === 0) {
     parts.push(
-      `<text x="${LABEL_WIDTH}" y="${y + 16}" font-size="12" fill="#6b7280">not measured in this run</text>`,
+      `<text x="${labelWidth}" y="${y + 16}" font-size="12" fill="#6b7280">not measured in this run</text>`,
     )
     y += BAR + ROW_PADDING
   }
