@@ -32,6 +32,11 @@ describe('npm run bench -- --smoke', () => {
     const storingFloor = database === 'sqlite' ? ['bare-ws-sqlite'] : []
     const servers = [`ours-${database}`, 'bare-ws', 'socketio', ...storingFloor]
     expect(report).toContain('## Targets')
+    expect(report).toContain(
+      database === 'sqlite'
+        ? 'The baselines store nothing, but for _bare ws storing in SQLite_'
+        : 'The baselines store nothing.',
+    )
     // A table row of ours with figures in it (Prettier pads the cells).
     expect(report).toMatch(/\| swipesavvy-chat, \w+ +\| +\d[\d,]* +\| +\d[\d,]* +\|/)
     expect(fs.readFileSync(path.join(outDir, 'latest.svg'), 'utf8')).toContain('<svg')

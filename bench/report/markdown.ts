@@ -59,11 +59,14 @@ export function renderMarkdown(results: BenchResults, options: MarkdownOptions):
     'Our server stores every message before broadcasting it, as it runs by default: SQLite in WAL ' +
       'mode with `synchronous=NORMAL` (a committed message survives a crash of the process), ' +
       'PostgreSQL with its defaults (`synchronous_commit=on`: the commit waits for the log to reach ' +
-      'the disk). The baselines store nothing, but for _bare ws storing in SQLite_: the bare ws ' +
-      'server inserting each message into SQLite as our server runs it (a message-sized row with ' +
-      'its primary key, the messages of one turn of the event loop committed together on that ' +
-      'loop, no checkpoint during the run) before broadcasting it, the least a server that stores ' +
-      'first can do.',
+      'the disk). ' +
+      (ranStoringFloor(results)
+        ? 'The baselines store nothing, but for _bare ws storing in SQLite_: the bare ws server ' +
+          'inserting each message into SQLite as our server runs it (a message-sized row with its ' +
+          'primary key, the messages of one turn of the event loop committed together on that ' +
+          'loop, no checkpoint during the run) before broadcasting it, the least a server that ' +
+          'stores first can do.'
+        : 'The baselines store nothing.'),
     '',
     ...runNotes(results),
     `![Throughput and p99 per server](${options.chartPath})`,
@@ -290,6 +293,13 @@ function commitAloneSection(rows: CommitAloneResult[]): string[] {
     ),
     '',
   ]
+}
+
+/** Whether bare ws storing in SQLite ran (beside the SQLite rows only). */
+function ranStoringFloor(results: BenchResults): boolean {
+  return [...results.fanOut, ...results.group, ...results.saturation].some(
+    (row) => row.server.kind === 'bare-ws-sqlite',
+  )
 }
 
 /** A ratio column of a saturation table: each row's held deliveries/s over `deliveredPerSecond`. */
