@@ -14,7 +14,7 @@ export const MESSAGE_ROW_TABLE = `create table if not exists message_row (
   created_at bigint not null
 )`
 
-/** Its insert, in PostgreSQL's placeholders; `sqlitePlaceholders` gives SQLite's. */
+/** Its insert, in PostgreSQL's placeholders (`openMessageRowFile` turns them into SQLite's `?`). */
 export const INSERT_MESSAGE_ROW = 'insert into message_row values ($1, $2, $3, $4, $5)'
 
 export type MessageRow = [

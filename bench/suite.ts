@@ -95,7 +95,11 @@ export async function runSuite(
   }
   const build = snapshotServerBuild()
   const comparedBuilds: ServerBuild[] = []
-  const tmpfsDir = options.workloads.includes('fan-out') ? tmpfsFolder() : undefined
+  // Only the fan-out row of ours on SQLite uses it.
+  const tmpfsDir =
+    options.workloads.includes('fan-out') && options.databases.includes('sqlite')
+      ? tmpfsFolder()
+      : undefined
 
   try {
     const ourBuilds: OurBuild[] = [{ cli: build.cli, short: undefined }]
