@@ -8,10 +8,18 @@ type MessageIds = Pick<
   'id' | 'chat_session_id' | 'sender_id' | 'client_message_id' | 'created_at'
 >
 
-/** That text as the store receives it from a socket, under the ids given. */
+/**
+ * That text as the store receives it from a socket, under the ids given. Spelled out, not spread:
+ * `{ ...ids, more }` costs V8 about 13 µs an object on this machine, which would count as storing
+ * in the store-alone figures.
+ */
 export function textMessage(ids: MessageIds): NewMessage {
   return {
-    ...ids,
+    id: ids.id,
+    chat_session_id: ids.chat_session_id,
+    sender_id: ids.sender_id,
+    client_message_id: ids.client_message_id,
+    created_at: ids.created_at,
     message_type: 'text',
     content: MESSAGE_TEXT,
     reply_to_id: null,
