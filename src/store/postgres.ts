@@ -270,8 +270,8 @@ class PostgresMessageAppender implements MessageAppender {
       ],
     })
     const byPosition = new Map<number, AppendResult>()
-    for (const { outcome, n, ...row } of rows) {
-      byPosition.set(Number(n), { outcome, message: toMessageRecord(row) })
+    for (const row of rows) {
+      byPosition.set(Number(row.n), { outcome: row.outcome, message: toMessageRecord(row) })
     }
     const results: AppendResult[] = []
     for (const [i, { message }] of batch.entries()) {
@@ -333,8 +333,7 @@ class PostgresMessageAppender implements MessageAppender {
     })
     const row = rows[0]
     if (row !== undefined) {
-      const { outcome, ...message } = row
-      return { outcome, message: toMessageRecord(message) }
+      return { outcome: row.outcome, message: toMessageRecord(row) }
     }
     return this.#whyNothingWasStored(m)
   }

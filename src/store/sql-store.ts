@@ -1,22 +1,23 @@
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely'
 import type { ChatMessagesTable, Database } from './schema.js'
-import type {
-  AppendResult,
-  DeliveryMark,
-  BlockRecord,
-  BlockStore,
-  HistoryQuery,
-  MessageRecord,
-  MessageStore,
-  NewMessage,
-  ParticipantRecord,
-  ParticipantStore,
-  SessionListQuery,
-  SessionRecord,
-  SessionStore,
-  Store,
-  UserRecord,
-  UserStore,
+import {
+  messageRecord,
+  type AppendResult,
+  type DeliveryMark,
+  type BlockRecord,
+  type BlockStore,
+  type HistoryQuery,
+  type MessageRecord,
+  type MessageStore,
+  type NewMessage,
+  type ParticipantRecord,
+  type ParticipantStore,
+  type SessionListQuery,
+  type SessionRecord,
+  type SessionStore,
+  type Store,
+  type UserRecord,
+  type UserStore,
 } from './store.js'
 
 /** The hot path, written per dialect: see `SqliteMessageAppender` and `PostgresMessageAppender`. */
@@ -247,8 +248,10 @@ class SqlParticipantStore implements ParticipantStore {
   }
 }
 
+/** A row as a record; extra columns a statement returned beside the row's are left out. */
 export function toMessageRecord(row: Selectable<ChatMessagesTable>): MessageRecord {
-  return { ...row, mentions: row.mentions === null ? null : (JSON.parse(row.mentions) as string[]) }
+  const mentions = row.mentions === null ? null : (JSON.parse(row.mentions) as string[])
+  return messageRecord(row, row.seq, mentions)
 }
 
 class SqlMessageStore implements MessageStore {

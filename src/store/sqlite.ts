@@ -6,7 +6,7 @@ import { migrateToLatest } from './migrate.js'
 import { SqliteCheckpointer } from './sqlite-checkpointer.js'
 import type { ChatMessagesTable, Database } from './schema.js'
 import { SqlStore, toMessageRecord, type MessageAppender } from './sql-store.js'
-import type { AppendResult, NewMessage } from './store.js'
+import { messageRecord, type AppendResult, type NewMessage } from './store.js'
 
 export interface SqliteStoreOptions {
   /** A file path, or `:memory:` for tests. */
@@ -179,7 +179,7 @@ class SqliteMessageAppender implements MessageAppender {
       message.created_at,
       sessionId,
     )!
-    return { outcome: 'stored', message: { ...message, seq } }
+    return { outcome: 'stored', message: messageRecord(message, seq, message.mentions) }
   }
 
   #whyNotInserted(message: NewMessage): AppendResult {

@@ -34,6 +34,34 @@ export interface MessageRecord {
 /** What a sender asks to store; the store adds `seq`. */
 export type NewMessage = Omit<MessageRecord, 'seq'>
 
+/**
+ * A message record from its fields (a new message, or a row whose `mentions` the caller has
+ * parsed), field by field: every stored message and every history row passes here, and V8 builds
+ * `{ ...message, seq }` about ten times slower than this literal.
+ */
+export function messageRecord(
+  fields: Omit<MessageRecord, 'seq' | 'mentions'>,
+  seq: number,
+  mentions: string[] | null,
+): MessageRecord {
+  return {
+    id: fields.id,
+    chat_session_id: fields.chat_session_id,
+    seq,
+    sender_id: fields.sender_id,
+    message_type: fields.message_type,
+    content: fields.content,
+    reply_to_id: fields.reply_to_id,
+    mentions,
+    file_url: fields.file_url,
+    file_name: fields.file_name,
+    file_size: fields.file_size,
+    file_type: fields.file_type,
+    client_message_id: fields.client_message_id,
+    created_at: fields.created_at,
+  }
+}
+
 export type AppendResult =
   | { outcome: 'stored'; message: MessageRecord }
   /** The sender already stored a message with this `client_message_id` in this session. */
