@@ -37,19 +37,23 @@ export function saturationWhy(context: WhyContext, database: 'sqlite' | 'postgre
   const id = `ours-${database}`
   const row = results.saturation.find((candidate) => candidate.server.id === id)
   if (row === undefined) return notRunWhy(results, 'saturation', id)
-  const baselines = (['bare-ws', 'socketio'] as const).flatMap((baseline) => {
-    const held = results.saturation.find((candidate) => candidate.server.id === baseline)?.held
-    return held === undefined ? [] : [{ name: LABELS[baseline], held }]
-  })
   return [
     ...searchAccount(row, results.machine.cores),
-    costPerDelivery(row.held, baselines),
+    costPerDelivery(row.held, baselinesHeld(results)),
     database === 'sqlite' ? storingFloorAtSaturation(results, row) : undefined,
     database === 'sqlite' ? storeAloneAccount(results) : undefined,
     profileAccount(context.profiles, 'saturation', id),
   ]
     .filter((part) => part !== undefined)
     .join(' ')
+}
+
+/** What bare ws and Socket.IO (one node) held in the saturation search, those that ran. */
+function baselinesHeld(results: BenchResults): Array<{ name: string; held: SaturationStep }> {
+  return (['bare-ws', 'socketio'] as const).flatMap((id) => {
+    const held = results.saturation.find((row) => row.server.id === id)?.held
+    return held === undefined ? [] : [{ name: LABELS[id], held }]
+  })
 }
 
 export function fanOutWhy(context: WhyContext, database: 'sqlite' | 'postgres'): string {
@@ -179,12 +183,9 @@ function storingFloorAtSaturation(
 ): string | undefined {
   const floor = storingFloorRow(results.saturation)?.held
   if (floor === undefined || ours.held === undefined) return undefined
-  const against = (['bare-ws', 'socketio'] as const).flatMap((id) => {
-    const held = results.saturation.find((row) => row.server.id === id)?.held
-    return held === undefined
-      ? []
-      : [`${ratio(floor.deliveredPerSecond / held.deliveredPerSecond)} ${LABELS[id]}`]
-  })
+  const against = baselinesHeld(results).map(
+    ({ name, held }) => `${ratio(floor.deliveredPerSecond / held.deliveredPerSecond)} ${name}`,
+  )
   return (
     `${STORING_FLOOR} held ${count(floor.deliveredPerSecond)} deliveries/s` +
     (against.length > 0 ? ` (${against.join(', ')})` : '') +
