@@ -118,10 +118,17 @@ const APPEND_MESSAGE = `
  * the same `client_message_id` come back as they are (a repeat within the batch is answered by the
  * caller), sessions are locked in id order (so two batches never deadlock), each session's
  * `last_seq` grows by its count, and the messages take the numbers in between in batch order.
+ *
+ * No step joins two of these lists to each other: a generic plan expects one row from each and
+ * joins them in nested loops, which cost batch size squared (3 ms of a 7 ms batch of 50, and the
+ * batches grow with the load). Windows number the messages, the sessions' new counts are looked up
+ * in one `jsonb` object, and stored rows come back without their position (the caller has the ids).
  */
 const APPEND_BATCH = `
   with input as (
-    select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+    select i.*, min(i.n) over (partition by i.chat_session_id, i.sender_id, i.client_message_id)
+             as first_n
+      from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
         $7::text[], $8::text[], $9::text[], $10::bigint[], $11::text[], $12::text[], $13::bigint[])
       with ordinality as i(id, chat_session_id, sender_id, message_type, content, reply_to_id,
         mentions, file_url, file_name, file_size, file_type, client_message_id, created_at, n)
@@ -132,12 +139,10 @@ const APPEND_BATCH = `
          and m.client_message_id = i.client_message_id
        limit 1) m
   ), candidates as (
-    select i.* from input i
+    select i.*, row_number() over (partition by i.chat_session_id order by i.n) as k
+      from input i
      where not exists (select 1 from existing e where e.n = i.n)
-       and (i.client_message_id is null or i.n = (
-             select min(j.n) from input j
-              where j.chat_session_id = i.chat_session_id and j.sender_id = i.sender_id
-                and j.client_message_id = i.client_message_id))
+       and (i.client_message_id is null or i.n = i.first_n)
        and (i.reply_to_id is null or i.chat_session_id = (
              select r.chat_session_id from chat_messages r where r.id = i.reply_to_id limit 1))
   ), counts as (
@@ -151,30 +156,32 @@ const APPEND_BATCH = `
           for update) l
   ), bumped as (
     update chat_sessions s
-       set last_seq = s.last_seq + counts.added,
-           started_at = coalesce(s.started_at, counts.at),
-           last_activity_at = counts.at
-      from counts, locked
-     where s.id = counts.chat_session_id and s.id = locked.id
-    returning s.id, s.last_seq - counts.added as base
-  ), numbered as (
-    select c.*, b.base + row_number() over (partition by c.chat_session_id order by c.n) as seq
-      from candidates c join bumped b on b.id = c.chat_session_id
+       set last_seq = s.last_seq + c.added,
+           started_at = coalesce(s.started_at, c.at),
+           last_activity_at = c.at
+      from counts c
+     where s.id = c.chat_session_id and s.status = 'active'
+       and (select count(*) from locked) >= 0
+    returning s.id, s.last_seq - c.added as base
+  ), bases as materialized (
+    select jsonb_object_agg(id, base) as of_session from bumped
   ), inserted as (
     insert into chat_messages (id, chat_session_id, seq, sender_id, message_type, content,
         reply_to_id, mentions, file_url, file_name, file_size, file_type, client_message_id,
         created_at)
-    select id, chat_session_id, seq, sender_id, message_type, content, reply_to_id, mentions,
-        file_url, file_name, file_size, file_type, client_message_id, created_at
-      from numbered
+    select c.id, c.chat_session_id, (b.of_session ->> c.chat_session_id)::bigint + c.k,
+        c.sender_id, c.message_type, c.content, c.reply_to_id, c.mentions, c.file_url,
+        c.file_name, c.file_size, c.file_type, c.client_message_id, c.created_at
+      from candidates c cross join bases b
+     where b.of_session ? c.chat_session_id
     returning *
   )
-  select 'stored' as outcome, numbered.n, inserted.*
-    from inserted join numbered on numbered.id = inserted.id
+  select 'stored' as outcome, null::bigint as n, inserted.* from inserted
   union all
   select 'duplicate' as outcome, existing.* from existing`
 
-type BatchRow = AppendRow & { n: number }
+/** `n`: a duplicate's position in the batch (from 1); null for a stored row, known by its id. */
+type BatchRow = AppendRow & { n: number | null }
 
 interface PendingAppend {
   message: NewMessage
@@ -269,9 +276,11 @@ class PostgresMessageAppender implements MessageAppender {
         column('created_at'),
       ],
     })
+    const positionOf = new Map(batch.map(({ message }, i) => [message.id, i + 1]))
     const byPosition = new Map<number, AppendResult>()
     for (const row of rows) {
-      byPosition.set(Number(row.n), { outcome: row.outcome, message: toMessageRecord(row) })
+      const position = row.n === null ? positionOf.get(row.id)! : Number(row.n)
+      byPosition.set(position, { outcome: row.outcome, message: toMessageRecord(row) })
     }
     const results: AppendResult[] = []
     for (const [i, { message }] of batch.entries()) {

@@ -142,6 +142,41 @@ describe(`store on ${testDatabase}`, () => {
     expect((await store.sessions.findById(sessionId))?.last_seq).toBe(0)
   })
 
+  it('gives each message of a mixed batch its own outcome, numbered in batch order', async () => {
+    const [other, closing] = [await newSession(), await newSession()]
+    const earlier = await store.messages.append(message({ client_message_id: 'sent-before' }))
+    const foreign = await store.messages.append(message({ chat_session_id: other }))
+    if (earlier.outcome !== 'stored' || foreign.outcome !== 'stored') throw new Error('setup')
+    await store.sessions.close(closing, senders[0]!, Date.now())
+
+    const results = await Promise.all([
+      store.messages.append(message({ content: 'a' })),
+      store.messages.append(message({ chat_session_id: other, content: 'b' })),
+      store.messages.append(message({ client_message_id: 'sent-before' })),
+      store.messages.append(message({ chat_session_id: closing })),
+      store.messages.append(message({ reply_to_id: foreign.message.id })),
+      store.messages.append(message({ client_message_id: 'twice', content: 'c' })),
+      store.messages.append(message({ client_message_id: 'twice', content: 'c again' })),
+      store.messages.append(message({ chat_session_id: other, content: 'd' })),
+    ])
+
+    const summary = results.map((r) =>
+      'message' in r ? `${r.outcome} ${r.message.content} ${r.message.seq}` : r.outcome,
+    )
+    expect(summary).toEqual([
+      'stored a 2',
+      'stored b 2',
+      `duplicate ${earlier.message.content} 1`,
+      'session_closed',
+      'reply_missing',
+      'stored c 3',
+      'duplicate c 3',
+      'stored d 3',
+    ])
+    expect((await store.sessions.findById(sessionId))?.last_seq).toBe(3)
+    expect((await store.sessions.findById(other))?.last_seq).toBe(3)
+  })
+
   it('fails only the bad message of a batch', async () => {
     const results = await Promise.allSettled([
       store.messages.append(message()),
