@@ -6,7 +6,7 @@ import { listCpuProfiles } from './profile/cpu-profile.js'
 import { describeMachine, describeRevision } from './report/machine.js'
 import type { BenchResults, NotRun } from './results.js'
 import type { StoreAloneSpec } from './scales.js'
-import { BaselineDriver } from './servers/baseline-driver.js'
+import { BaselineDriver, STORING_FLOORS } from './servers/baseline-driver.js'
 import { DATABASE_NAMES, isPostgresReachable, type DatabaseKind } from './servers/bench-database.js'
 import { OursDriver, type OursOptions } from './servers/ours-driver.js'
 import {
@@ -136,12 +136,17 @@ export async function runSuite(
       new BaselineDriver({ ...baselineOptions, kind: 'socket.io' }),
     ]
     /**
-     * Where messages flow, the bare ws server storing in SQLite too: the floor under any server
-     * that stores before broadcasting, which the reasons on SQLite set ours against.
+     * Where messages flow, the bare ws server storing in each database too: the floor under any
+     * server that stores before broadcasting there, which the reasons set ours against.
      */
-    const storingFloor = databases.includes('sqlite')
-      ? [new BaselineDriver({ ...baselineOptions, kind: 'bare-ws-sqlite' })]
-      : []
+    const storingFloor = databases.map(
+      (database) =>
+        new BaselineDriver({
+          ...baselineOptions,
+          kind: STORING_FLOORS[database],
+          postgresUrl: options.postgresUrl,
+        }),
+    )
     const everyServer: ServerDriver[] = [...ours, ...baselines, ...storingFloor]
     /**
      * Fan-out also runs the current build on SQLite with its files on tmpfs, where the machine

@@ -23,6 +23,7 @@ const COLOURS: Record<ServerKind, string> = {
   ours: '#2563eb',
   'bare-ws': '#6b7280',
   'bare-ws-sqlite': '#059669',
+  'bare-ws-postgres': '#0d9488',
   'socket.io': '#d97706',
 }
 

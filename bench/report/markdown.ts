@@ -12,6 +12,7 @@ import type {
   SteadyResult,
 } from '../results.js'
 import { DATABASE_NAMES } from '../servers/bench-database.js'
+import type { ServerKind } from '../servers/server-driver.js'
 import {
   cores,
   count,
@@ -60,13 +61,7 @@ export function renderMarkdown(results: BenchResults, options: MarkdownOptions):
       'mode with `synchronous=NORMAL` (a committed message survives a crash of the process), ' +
       'PostgreSQL with its defaults (`synchronous_commit=on`: the commit waits for the log to reach ' +
       'the disk). ' +
-      (ranStoringFloor(results)
-        ? 'The baselines store nothing, but for _bare ws storing in SQLite_: the bare ws server ' +
-          'inserting each message into SQLite as our server runs it (a message-sized row with its ' +
-          'primary key, the messages of one turn of the event loop committed together on that ' +
-          'loop, no checkpoint during the run) before broadcasting it, the least a server that ' +
-          'stores first can do.'
-        : 'The baselines store nothing.'),
+      storingFloorNote(results),
     '',
     ...runNotes(results),
     `![Throughput and p99 per server](${options.chartPath})`,
@@ -295,10 +290,30 @@ function commitAloneSection(rows: CommitAloneResult[]): string[] {
   ]
 }
 
-/** Whether bare ws storing in SQLite ran (beside the SQLite rows only). */
-function ranStoringFloor(results: BenchResults): boolean {
-  return [...results.fanOut, ...results.group, ...results.saturation].some(
-    (row) => row.server.kind === 'bare-ws-sqlite',
+/**
+ * What the baselines store: nothing, but for the bare ws server storing in a database (the floors
+ * beside our rows on that database), each named with how it stores.
+ */
+function storingFloorNote(results: BenchResults): string {
+  const ran = (kind: ServerKind) =>
+    [...results.fanOut, ...results.group, ...results.saturation].some(
+      (row) => row.server.kind === kind,
+    )
+  const floors = [
+    ran('bare-ws-sqlite') &&
+      '_bare ws storing in SQLite_ (the messages of one turn of the event loop committed ' +
+        'together on that loop, no checkpoint during the run)',
+    ran('bare-ws-postgres') &&
+      '_bare ws storing in PostgreSQL_ (the messages of one turn of the event loop inserted by ' +
+        'one statement and committed together, up to four batches in flight, as our server ' +
+        'does)',
+  ].filter((floor) => floor !== false)
+  if (floors.length === 0) return 'The baselines store nothing.'
+  return (
+    `The baselines store nothing, but for ${floors.join(' and ')}: the bare ws server inserting ` +
+    'each message into that database, with the durability our server runs it with, as a ' +
+    'message-sized row with its primary key before broadcasting it, the least a server that ' +
+    'stores first can do.'
   )
 }
 

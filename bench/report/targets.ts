@@ -170,12 +170,12 @@ function fanOutTargets(context: WhyContext): TargetCheck[] {
         why: `${commitFloorAccount(commit, socketIo)} ${why()}`,
       }
     }
-    const floor = database === 'sqlite' ? storingFloorAtFanOutRow(results) : undefined
+    const floor = storingFloorAtFanOutRow(results, database)
     if (check.status === 'not met' && floor !== undefined && floor.p99Ms > socketIo) {
       return {
         ...check,
         status: 'beyond this machine',
-        why: `${storingFloorVerdict(floor, socketIo)} ${why()}`,
+        why: `${storingFloorVerdict(floor, socketIo, database)} ${why()}`,
       }
     }
     return explained(check, why)

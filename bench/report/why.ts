@@ -7,7 +7,8 @@ import type {
   SaturationResult,
   SaturationStep,
 } from '../results.js'
-import { DATABASE_NAMES } from '../servers/bench-database.js'
+import { STORING_FLOORS } from '../servers/baseline-driver.js'
+import { DATABASE_NAMES, type DatabaseKind } from '../servers/bench-database.js'
 import type { WaitHistogram } from '../servers/server-driver.js'
 import { cores, count, kibibytes, mebibytes, ms, ratio } from './format.js'
 
@@ -40,7 +41,7 @@ export function saturationWhy(context: WhyContext, database: 'sqlite' | 'postgre
   return [
     ...searchAccount(row, results.machine.cores),
     costPerDelivery(row.held, baselinesHeld(results)),
-    database === 'sqlite' ? storingFloorAtSaturation(results, row) : undefined,
+    storingFloorAtSaturation(results, row, database),
     database === 'sqlite' ? storeAloneAccount(results) : undefined,
     profileAccount(context.profiles, 'saturation', id),
   ]
@@ -71,7 +72,7 @@ export function fanOutWhy(context: WhyContext, database: 'sqlite' | 'postgres'):
       ` (ours spends ${ratio(m.serverCores / theirs.serverCores)} its CPU per delivery).`,
     storeWaitAccount(m, theirs.p99Ms),
     database === 'sqlite' ? diskAccount(results, m) : undefined,
-    database === 'sqlite' ? storingFloorAtFanOut(results, m, theirs.p99Ms) : undefined,
+    storingFloorAtFanOut(results, m, theirs.p99Ms, database),
     commitAloneAccount(commitAlone(results, database)),
     database === 'sqlite' ? storingAtFanOutAccount(results, m) : undefined,
     profileAccount(context.profiles, 'fan-out', id),
@@ -123,21 +124,34 @@ function diskAccount(results: BenchResults, onDisk: Measured): string | undefine
 }
 
 /**
- * The bare ws server storing each message in SQLite before broadcasting it: the least a server that
- * stores first can do (see `baselines/bare-ws-server.ts`).
+ * The bare ws server storing each message in the database before broadcasting it: the least a
+ * server that stores first can do (see `baselines/group-commit.ts`).
  */
-const STORING_FLOOR =
-  'The bare ws server storing each message in SQLite before broadcasting it (a message-sized row ' +
-  'with its primary key, committed with the others of its turn of the event loop, on that loop; ' +
-  'no checkpoint during the run: the least storing can add)'
+const STORING_FLOOR: Record<DatabaseKind, string> = {
+  sqlite:
+    'The bare ws server storing each message in SQLite before broadcasting it (a message-sized ' +
+    'row with its primary key, committed with the others of its turn of the event loop, on that ' +
+    'loop; no checkpoint during the run: the least storing can add)',
+  postgres:
+    'The bare ws server storing each message in PostgreSQL before broadcasting it (a ' +
+    'message-sized row with its primary key, the messages of one turn of the event loop inserted ' +
+    'by one statement and committed together, up to four batches in flight as our server keeps, ' +
+    "PostgreSQL's defaults: the least storing can add)",
+}
 
-function storingFloorRow<T extends { server: { id: string } }>(rows: T[]): T | undefined {
-  return rows.find((row) => row.server.id === 'bare-ws-sqlite')
+function storingFloorRow<T extends { server: { id: string } }>(
+  rows: T[],
+  database: DatabaseKind,
+): T | undefined {
+  return rows.find((row) => row.server.id === STORING_FLOORS[database])
 }
 
 /** That floor's fan-out row, if it ran. */
-export function storingFloorAtFanOutRow(results: BenchResults): Measured | undefined {
-  return storingFloorRow(results.fanOut)?.measured
+export function storingFloorAtFanOutRow(
+  results: BenchResults,
+  database: DatabaseKind,
+): Measured | undefined {
+  return storingFloorRow(results.fanOut, database)?.measured
 }
 
 /**
@@ -148,13 +162,14 @@ function storingFloorAtFanOut(
   results: BenchResults,
   ours: Measured,
   socketIoP99Ms: number,
+  database: DatabaseKind,
 ): string | undefined {
-  const floor = storingFloorAtFanOutRow(results)
+  const floor = storingFloorAtFanOutRow(results, database)
   if (floor === undefined) return undefined
   const perDelivery = (m: Measured) => m.serverCores / m.deliveredPerSecond
   const cpu = `${ratio(perDelivery(ours) / perDelivery(floor))} that server's CPU per delivery`
   return (
-    `${STORING_FLOOR} had p99 ${ms(floor.p99Ms)} ms at ${cores(floor.serverCores)} cores` +
+    `${STORING_FLOOR[database]} had p99 ${ms(floor.p99Ms)} ms at ${cores(floor.serverCores)} cores` +
     (floor.p99Ms <= socketIoP99Ms
       ? `, under Socket.IO's: storing itself leaves room here, so the rest of our gap is our ` +
         `server's own work (ours spent ${cpu}).`
@@ -163,13 +178,17 @@ function storingFloorAtFanOut(
 }
 
 /**
- * Why a fan-out p99 on SQLite is beyond this machine: the least a server can do to store each
- * message before broadcasting it already took its p99 past Socket.IO's. Latency at this rate is
+ * Why a fan-out p99 is beyond this machine: the least a server can do to store each message in the
+ * database before broadcasting it already took its p99 past Socket.IO's. Latency at this rate is
  * not bought with more threads, so what that server did on one is a floor for any design.
  */
-export function storingFloorVerdict(floor: Measured, socketIoP99Ms: number): string {
+export function storingFloorVerdict(
+  floor: Measured,
+  socketIoP99Ms: number,
+  database: DatabaseKind,
+): string {
   return (
-    `Even the bare ws server storing each message in SQLite first, the least storing can add ` +
+    `Even the bare ws server storing each message in ${DATABASE_NAMES[database]} first, the least storing can add ` +
     `(below), had its p99 past Socket.IO's (${ms(floor.p99Ms)} ms against ${ms(socketIoP99Ms)} ms): ` +
     `on this machine, in this run, storing before broadcasting alone put a server past ` +
     `Socket.IO's p99.`
@@ -180,14 +199,15 @@ export function storingFloorVerdict(floor: Measured, socketIoP99Ms: number): str
 function storingFloorAtSaturation(
   results: BenchResults,
   ours: SaturationResult,
+  database: DatabaseKind,
 ): string | undefined {
-  const floor = storingFloorRow(results.saturation)?.held
+  const floor = storingFloorRow(results.saturation, database)?.held
   if (floor === undefined || ours.held === undefined) return undefined
   const against = baselinesHeld(results).map(
     ({ name, held }) => `${ratio(floor.deliveredPerSecond / held.deliveredPerSecond)} ${name}`,
   )
   return (
-    `${STORING_FLOOR} held ${count(floor.deliveredPerSecond)} deliveries/s` +
+    `${STORING_FLOOR[database]} held ${count(floor.deliveredPerSecond)} deliveries/s` +
     (against.length > 0 ? ` (${against.join(', ')})` : '') +
     `; ours held ${ratio(ours.held.deliveredPerSecond / floor.deliveredPerSecond)} what it did.`
   )

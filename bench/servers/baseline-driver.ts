@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import type { SessionSpec } from '../load/worker-protocol.js'
+import { createBenchDatabase, type DatabaseKind } from './bench-database.js'
 import { ChildServer } from './child-server.js'
 import {
   nodeFor,
@@ -13,27 +14,31 @@ import {
 } from './server-driver.js'
 
 /**
- * `bare-ws-sqlite` is the bare ws server storing each message in SQLite before broadcasting it: the
- * floor under any server that does.
+ * `bare-ws-sqlite` and `bare-ws-postgres` are the bare ws server storing each message in that
+ * database before broadcasting it: the floor under any server that does.
  */
-export type BaselineKind = 'bare-ws' | 'bare-ws-sqlite' | 'socket.io'
+export type BaselineKind = 'bare-ws' | 'bare-ws-sqlite' | 'bare-ws-postgres' | 'socket.io'
 
 export interface BaselineOptions extends DriverOptions {
   kind: BaselineKind
   /** Socket.IO only: more than one node shares rooms through its Redis adapter. */
   nodes?: number
   redisUrl?: string
+  /** `bare-ws-postgres` only: where it makes a schema of its own. */
+  postgresUrl?: string
 }
 
 const PROGRAMS: Record<BaselineKind, string> = {
   'bare-ws': 'bare-ws-server.js',
   'bare-ws-sqlite': 'bare-ws-server.js',
+  'bare-ws-postgres': 'bare-ws-server.js',
   'socket.io': 'socketio-server.js',
 }
 
 const LABELS: Record<BaselineKind, string> = {
   'bare-ws': 'bare ws',
   'bare-ws-sqlite': 'bare ws storing in SQLite',
+  'bare-ws-postgres': 'bare ws storing in PostgreSQL',
   'socket.io': 'Socket.IO 4',
 }
 
@@ -47,6 +52,8 @@ export class BaselineDriver implements ServerDriver {
   readonly kind: BaselineKind
   readonly wire
   readonly nodeCount: number
+  /** Where the floors store; absent for the baselines that store nothing. */
+  readonly database: DatabaseKind | undefined
 
   get isProfiled(): boolean {
     return this.options.cpuProfileDir !== undefined
@@ -55,6 +62,9 @@ export class BaselineDriver implements ServerDriver {
   constructor(readonly options: BaselineOptions) {
     this.kind = options.kind
     this.nodeCount = options.nodes ?? 1
+    this.database = (Object.keys(STORING_FLOORS) as DatabaseKind[]).find(
+      (database) => STORING_FLOORS[database] === options.kind,
+    )
     this.wire = options.kind === 'socket.io' ? ('socket.io' as const) : ('chat' as const)
     const base = options.kind === 'socket.io' ? 'socketio' : options.kind
     this.id = this.nodeCount > 1 ? `${base}-redis-${this.nodeCount}` : base
@@ -64,6 +74,7 @@ export class BaselineDriver implements ServerDriver {
 
   async start(): Promise<RunningServer> {
     const nodes: ChildServer[] = []
+    const storage = await this.#storage()
     try {
       for (let index = 0; index < this.nodeCount; index += 1) {
         const name = this.nodeCount > 1 ? `${this.id}-node${index + 1}` : this.id
@@ -72,23 +83,37 @@ export class BaselineDriver implements ServerDriver {
             name,
             script: path.join(import.meta.dirname, 'baselines', PROGRAMS[this.kind]),
             nodeFlags: profileFlags(this.options, name),
-            env: this.#env(name),
+            env: { ...this.#env(), ...storage.env },
           }),
         )
       }
     } catch (error) {
       await Promise.all(nodes.map((node) => node.stop()))
+      await storage.dispose()
       throw error
     }
-    return new RunningBaseline(nodes, this.kind)
+    return new RunningBaseline(nodes, this.kind, storage.dispose)
   }
 
-  #env(name: string): Record<string, string> {
-    if (this.nodeCount > 1) return { REDIS_URL: this.options.redisUrl ?? '' }
-    if (this.kind !== 'bare-ws-sqlite') return {}
-    // A fresh file every start, so no run inherits another's rows.
-    const folder = fs.mkdtempSync(path.join(this.options.workDir, `${name}-`))
-    return { SQLITE_FILE: path.join(folder, 'messages.db') }
+  #env(): Record<string, string> {
+    return this.nodeCount > 1 ? { REDIS_URL: this.options.redisUrl ?? '' } : {}
+  }
+
+  /** A fresh database every start, so no run inherits another's rows. */
+  async #storage(): Promise<{ env: Record<string, string>; dispose: () => Promise<void> }> {
+    const none = async () => undefined
+    if (this.kind === 'bare-ws-sqlite') {
+      const folder = fs.mkdtempSync(path.join(this.options.workDir, `${this.id}-`))
+      return { env: { SQLITE_FILE: path.join(folder, 'messages.db') }, dispose: none }
+    }
+    if (this.kind === 'bare-ws-postgres') {
+      const database = await createBenchDatabase('postgres', {
+        workDir: this.options.workDir,
+        postgresUrl: this.options.postgresUrl ?? '',
+      })
+      return { env: { POSTGRES_URL: database.url }, dispose: () => database.dispose() }
+    }
+    return { env: {}, dispose: none }
   }
 }
 
@@ -96,6 +121,7 @@ class RunningBaseline implements RunningServer {
   constructor(
     readonly nodes: readonly ChildServer[],
     readonly kind: BaselineKind,
+    private readonly disposeStorage: () => Promise<void>,
   ) {}
 
   async prepareSessions(shape: SessionShape): Promise<SessionSpec[]> {
@@ -112,6 +138,7 @@ class RunningBaseline implements RunningServer {
 
   async stop(): Promise<void> {
     await Promise.all(this.nodes.map((node) => node.stop()))
+    await this.disposeStorage()
   }
 
   #socketUrl(port: number, sessionId: string): string {
@@ -119,4 +146,10 @@ class RunningBaseline implements RunningServer {
       ? `ws://127.0.0.1:${port}/api/v1/chat/ws/${sessionId}`
       : `ws://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket&session_id=${sessionId}`
   }
+}
+
+/** The bare ws server storing in each database: the floor under any server that stores there. */
+export const STORING_FLOORS: Record<DatabaseKind, BaselineKind> = {
+  sqlite: 'bare-ws-sqlite',
+  postgres: 'bare-ws-postgres',
 }

@@ -10,7 +10,7 @@ export interface SessionShape {
   clientsPerSession: number
 }
 
-export type ServerKind = 'ours' | 'bare-ws' | 'bare-ws-sqlite' | 'socket.io'
+export type ServerKind = 'ours' | 'bare-ws' | 'bare-ws-sqlite' | 'bare-ws-postgres' | 'socket.io'
 
 /**
  * One server under test, as every workload drives it: ours, the bare `ws` ceiling and Socket.IO

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { WebSocketServer, type WebSocket } from 'ws'
-import { openMessageRowFile, type MessageRow } from '../../message-row.js'
+import type { MessageRow } from '../../message-row.js'
 import {
   announceListening,
   exitOnSignals,
@@ -15,14 +15,15 @@ import {
   userJoinedFrame,
   type MessageFrame,
 } from './baseline-frames.js'
+import { groupCommitFromEnv } from './group-commit.js'
 
 /**
  * The Node.js ceiling: `ws` with the guide's paths and frames and nothing else. No token check,
  * no storage, no ordering beyond one process's event loop. Each text frame is encoded once and the
  * same bytes go to every socket of the session, as our server does.
  *
- * With `SQLITE_FILE` set it is the floor of a server that stores each message before broadcasting
- * it: the same, plus one row per message in SQLite (see `GroupCommit`).
+ * With `SQLITE_FILE` or `POSTGRES_URL` set it is the floor of a server that stores each message
+ * before broadcasting it: the same, plus one row per message in that database (see `GroupCommit`).
  */
 
 interface Room {
@@ -33,38 +34,7 @@ interface Room {
 const SOCKET_PATH = /^\/api\/v1\/chat\/ws\/([^/?]+)/
 const rooms = new Map<string, Room>()
 
-/**
- * The least storing can add: the messages of one turn of the event loop are inserted (a
- * message-sized row each, with the durability our server runs with) and committed together, on the
- * event loop itself, which costs no hand-off to another thread; each is broadcast once committed.
- * No checkpoint runs: the log only grows, which a bench run can afford and a real server cannot,
- * so checkpoints come on top of this for any server.
- */
-class GroupCommit {
-  readonly #commit: (rows: MessageRow[]) => void
-  #pending: { row: MessageRow; broadcast: () => void }[] = []
-
-  constructor(file: string) {
-    const { db, insert } = openMessageRowFile(file)
-    db.pragma('wal_autocheckpoint = 0')
-    this.#commit = db.transaction((rows: MessageRow[]) => {
-      for (const row of rows) insert.run(...row)
-    })
-  }
-
-  store(row: MessageRow, broadcast: () => void): void {
-    if (this.#pending.push({ row, broadcast }) === 1) setImmediate(() => this.#flush())
-  }
-
-  #flush(): void {
-    const batch = this.#pending
-    this.#pending = []
-    this.#commit(batch.map((pending) => pending.row))
-    for (const pending of batch) pending.broadcast()
-  }
-}
-
-const storage = process.env.SQLITE_FILE ? new GroupCommit(process.env.SQLITE_FILE) : undefined
+const storage = await groupCommitFromEnv()
 const server = http.createServer((_request, response) => response.writeHead(404).end())
 const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 64 * 1024 })
 
