@@ -11,7 +11,8 @@ import type {
   SaturationResult,
   SteadyResult,
 } from '../results.js'
-import { DATABASE_NAMES } from '../servers/bench-database.js'
+import { HOW_FLOORS_STORE, STORING_FLOORS } from '../servers/baseline-driver.js'
+import { DATABASE_NAMES, type DatabaseKind } from '../servers/bench-database.js'
 import type { ServerKind } from '../servers/server-driver.js'
 import {
   cores,
@@ -299,21 +300,17 @@ function storingFloorNote(results: BenchResults): string {
     [...results.fanOut, ...results.group, ...results.saturation].some(
       (row) => row.server.kind === kind,
     )
-  const floors = [
-    ran('bare-ws-sqlite') &&
-      '_bare ws storing in SQLite_ (the messages of one turn of the event loop committed ' +
-        'together on that loop, no checkpoint during the run)',
-    ran('bare-ws-postgres') &&
-      '_bare ws storing in PostgreSQL_ (the messages of one turn of the event loop inserted by ' +
-        'one statement and committed together, up to four batches in flight, as our server ' +
-        'does)',
-  ].filter((floor) => floor !== false)
+  const floors = (Object.keys(STORING_FLOORS) as DatabaseKind[])
+    .filter((database) => ran(STORING_FLOORS[database]))
+    .map(
+      (database) =>
+        `_bare ws storing in ${DATABASE_NAMES[database]}_ (${HOW_FLOORS_STORE[database]})`,
+    )
   if (floors.length === 0) return 'The baselines store nothing.'
   return (
-    `The baselines store nothing, but for ${floors.join(' and ')}: the bare ws server inserting ` +
-    'each message into that database, with the durability our server runs it with, as a ' +
-    'message-sized row with its primary key before broadcasting it, the least a server that ' +
-    'stores first can do.'
+    `The baselines store nothing, but for ${floors.join(' and ')}: the bare ws server storing ` +
+    'each message in that database, with the durability our server runs it with, before ' +
+    'broadcasting it, the least a server that stores first can do.'
   )
 }
 

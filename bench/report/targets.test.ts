@@ -96,6 +96,14 @@ const storingFloor: ServerInfo = {
   label: 'bare ws storing in SQLite',
   kind: 'bare-ws-sqlite',
 }
+/** The bare ws server storing in PostgreSQL: its floor. */
+const postgresFloor: ServerInfo = {
+  ...bareWs,
+  id: 'bare-ws-postgres',
+  label: 'bare ws storing in PostgreSQL',
+  kind: 'bare-ws-postgres',
+  database: 'postgres',
+}
 const socketIoTwoNodes: ServerInfo = {
   id: 'socketio-redis-2',
   label: 'Socket.IO 4, 2 nodes over Redis',
@@ -313,6 +321,22 @@ describe('the saturation targets', () => {
     )
     expect(target(results(40), 'Saturation on PostgreSQL vs bare ws').status).toBe('not met')
   })
+
+  it('price PostgreSQL at what it paid for the bare ws server storing in it, when that was less', () => {
+    const run = results(120)
+    // 20,000 messages/s at 0.4 cores of PostgreSQL: 20 µs per message.
+    run.saturation.push(
+      row('saturation', postgresFloor, held(20_000, { server: 1, generator: 0.3, postgres: 0.4 })),
+    )
+    const check = target(run, 'Saturation on PostgreSQL vs bare ws')
+
+    expect(check.status).toBe('not met')
+    expect(check.why).toContain(
+      "PostgreSQL's defaults: the least storing can add) held 40,000 deliveries/s " +
+        '(0.80× bare ws); ours held 0.25× what it did.',
+    )
+    expect(target(run, vsBareWs).why).not.toContain('storing each message in PostgreSQL')
+  })
 })
 
 describe('the fan-out targets', () => {
@@ -488,6 +512,18 @@ describe('the fan-out targets', () => {
     )
     // The floor is SQLite's: PostgreSQL's verdict does not hang on it.
     expect(target(measured, 'Fan-out p99 on PostgreSQL vs Socket.IO').status).toBe('not met')
+  })
+
+  it("are beyond this machine on PostgreSQL when storing alone took the bare ws server past Socket.IO's p99", () => {
+    const measured = run([])
+    measured.fanOut.push(fanOut(postgresFloor, 0.9))
+
+    const postgres = target(measured, 'Fan-out p99 on PostgreSQL vs Socket.IO')
+    expect(postgres.status).toBe('beyond this machine')
+    expect(postgres.why).toMatch(
+      /^Even the bare ws server storing each message in PostgreSQL first, the least storing can add \(below\), had its p99 past Socket.IO's \(0.90 ms against 0.60 ms\)/,
+    )
+    expect(target(measured, 'Fan-out p99 on SQLite vs Socket.IO').status).toBe('not met')
   })
 
   it('are not met, with no floor, when commits were not measured', () => {

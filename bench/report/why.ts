@@ -7,7 +7,7 @@ import type {
   SaturationResult,
   SaturationStep,
 } from '../results.js'
-import { STORING_FLOORS } from '../servers/baseline-driver.js'
+import { HOW_FLOORS_STORE, STORING_FLOORS } from '../servers/baseline-driver.js'
 import { DATABASE_NAMES, type DatabaseKind } from '../servers/bench-database.js'
 import type { WaitHistogram } from '../servers/server-driver.js'
 import { cores, count, kibibytes, mebibytes, ms, ratio } from './format.js'
@@ -127,16 +127,11 @@ function diskAccount(results: BenchResults, onDisk: Measured): string | undefine
  * The bare ws server storing each message in the database before broadcasting it: the least a
  * server that stores first can do (see `baselines/group-commit.ts`).
  */
-const STORING_FLOOR: Record<DatabaseKind, string> = {
-  sqlite:
-    'The bare ws server storing each message in SQLite before broadcasting it (a message-sized ' +
-    'row with its primary key, committed with the others of its turn of the event loop, on that ' +
-    'loop; no checkpoint during the run: the least storing can add)',
-  postgres:
-    'The bare ws server storing each message in PostgreSQL before broadcasting it (a ' +
-    'message-sized row with its primary key, the messages of one turn of the event loop inserted ' +
-    'by one statement and committed together, up to four batches in flight as our server keeps, ' +
-    "PostgreSQL's defaults: the least storing can add)",
+function storingFloorText(database: DatabaseKind): string {
+  return (
+    `The bare ws server storing each message in ${DATABASE_NAMES[database]} before broadcasting ` +
+    `it (${HOW_FLOORS_STORE[database]}: the least storing can add)`
+  )
 }
 
 function storingFloorRow<T extends { server: { id: string } }>(
@@ -169,7 +164,7 @@ function storingFloorAtFanOut(
   const perDelivery = (m: Measured) => m.serverCores / m.deliveredPerSecond
   const cpu = `${ratio(perDelivery(ours) / perDelivery(floor))} that server's CPU per delivery`
   return (
-    `${STORING_FLOOR[database]} had p99 ${ms(floor.p99Ms)} ms at ${cores(floor.serverCores)} cores` +
+    `${storingFloorText(database)} had p99 ${ms(floor.p99Ms)} ms at ${cores(floor.serverCores)} cores` +
     (floor.p99Ms <= socketIoP99Ms
       ? `, under Socket.IO's: storing itself leaves room here, so the rest of our gap is our ` +
         `server's own work (ours spent ${cpu}).`
@@ -207,7 +202,7 @@ function storingFloorAtSaturation(
     ({ name, held }) => `${ratio(floor.deliveredPerSecond / held.deliveredPerSecond)} ${name}`,
   )
   return (
-    `${STORING_FLOOR[database]} held ${count(floor.deliveredPerSecond)} deliveries/s` +
+    `${storingFloorText(database)} held ${count(floor.deliveredPerSecond)} deliveries/s` +
     (against.length > 0 ? ` (${against.join(', ')})` : '') +
     `; ours held ${ratio(ours.held.deliveredPerSecond / floor.deliveredPerSecond)} what it did.`
   )

@@ -153,3 +153,14 @@ export const STORING_FLOORS: Record<DatabaseKind, BaselineKind> = {
   sqlite: 'bare-ws-sqlite',
   postgres: 'bare-ws-postgres',
 }
+
+/** How each floor stores (see `baselines/group-commit.ts`), as the report tells it. */
+export const HOW_FLOORS_STORE: Record<DatabaseKind, string> = {
+  sqlite:
+    'a message-sized row with its primary key, committed with the others of its turn of the ' +
+    'event loop, on that loop; no checkpoint during the run',
+  postgres:
+    'a message-sized row with its primary key, the messages of one turn of the event loop ' +
+    'inserted by one statement and committed together, up to four batches in flight as our ' +
+    "server keeps; PostgreSQL's defaults",
+}
