@@ -5,6 +5,7 @@ import path from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { BenchResults, Measured } from '../bench/results.js'
+import { DATABASE_NAMES } from '../bench/servers/bench-database.js'
 import { hasSharedMemoryTmpfs } from '../bench/suite.js'
 
 // The smoke run goes through the built bench (`npm test` builds first), as `npm run bench` does.
@@ -28,14 +29,11 @@ describe('npm run bench -- --smoke', () => {
     const results = JSON.parse(
       fs.readFileSync(path.join(outDir, 'latest.raw.json'), 'utf8'),
     ) as BenchResults
-    // The bare ws server storing in SQLite runs beside the SQLite rows.
-    const storingFloor = database === 'sqlite' ? ['bare-ws-sqlite'] : []
-    const servers = [`ours-${database}`, 'bare-ws', 'socketio', ...storingFloor]
+    // The bare ws server storing in the database runs beside our rows on it.
+    const servers = [`ours-${database}`, 'bare-ws', 'socketio', `bare-ws-${database}`]
     expect(report).toContain('## Targets')
     expect(report).toContain(
-      database === 'sqlite'
-        ? 'The baselines store nothing, but for _bare ws storing in SQLite_'
-        : 'The baselines store nothing.',
+      `The baselines store nothing, but for _bare ws storing in ${DATABASE_NAMES[database]}_`,
     )
     // A table row of ours with figures in it (Prettier pads the cells).
     expect(report).toMatch(/\| swipesavvy-chat, \w+ +\| +\d[\d,]* +\| +\d[\d,]* +\|/)
