@@ -1,5 +1,6 @@
 import { Kysely, PostgresDialect, sql } from 'kysely'
 import pg from 'pg'
+import { Batches } from './batches.js'
 import { migrateToLatest } from './migrate.js'
 import type { ChatMessagesTable, Database } from './schema.js'
 import { SqlStore, toMessageRecord, type MessageAppender } from './sql-store.js'
@@ -161,6 +162,7 @@ const APPEND_BATCH = `
            last_activity_at = c.at
       from counts c
      where s.id = c.chat_session_id and s.status = 'active'
+       -- Always true: it runs \`locked\` first, so the rows are locked in id order before this.
        and (select count(*) from locked) >= 0
     returning s.id, s.last_seq - c.added as base
   ), bases as materialized (
@@ -200,9 +202,9 @@ const MAX_BATCHES_IN_FLIGHT = 4
  * `APPEND_MESSAGE`, so only the message at fault fails.
  */
 class PostgresMessageAppender implements MessageAppender {
-  #queue: PendingAppend[] = []
-  #inFlight = 0
-  #isScheduled = false
+  readonly #batches = new Batches<PendingAppend>(MAX_BATCHES_IN_FLIGHT, (batch) =>
+    this.#store(batch),
+  )
 
   constructor(
     private readonly pool: pg.Pool,
@@ -210,26 +212,7 @@ class PostgresMessageAppender implements MessageAppender {
   ) {}
 
   append(message: NewMessage): Promise<AppendResult> {
-    return new Promise((resolve, reject) => {
-      this.#queue.push({ message, resolve, reject })
-      this.#schedule()
-    })
-  }
-
-  #schedule(): void {
-    if (this.#isScheduled || this.#queue.length === 0 || this.#inFlight >= MAX_BATCHES_IN_FLIGHT)
-      return
-    this.#isScheduled = true
-    setImmediate(() => {
-      this.#isScheduled = false
-      const batch = this.#queue
-      this.#queue = []
-      this.#inFlight += 1
-      void this.#store(batch).finally(() => {
-        this.#inFlight -= 1
-        this.#schedule()
-      })
-    })
+    return new Promise((resolve, reject) => this.#batches.add({ message, resolve, reject }))
   }
 
   async #store(batch: PendingAppend[]): Promise<void> {

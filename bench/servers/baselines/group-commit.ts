@@ -1,4 +1,5 @@
 import pg from 'pg'
+import { Batches } from '../../../src/store/batches.js'
 import { MESSAGE_ROW_TABLE, openMessageRowFile, type MessageRow } from '../../message-row.js'
 
 /**
@@ -54,7 +55,7 @@ class SqliteGroupCommit implements GroupCommit {
   }
 }
 
-/** As many as our server's PostgreSQL appender keeps in flight. */
+/** As many as our server's PostgreSQL appender keeps in flight (with the same `Batches`). */
 const MAX_BATCHES_IN_FLIGHT = 4
 
 /**
@@ -64,9 +65,7 @@ const MAX_BATCHES_IN_FLIGHT = 4
  * so a session's messages still go out in `seq` order when a later batch commits first.
  */
 class PostgresGroupCommit implements GroupCommit {
-  #pending: Pending[] = []
-  #inFlight = 0
-  #isScheduled = false
+  readonly #batches = new Batches<Pending>(MAX_BATCHES_IN_FLIGHT, (batch) => this.#commit(batch))
   #lastBroadcast: Promise<void> = Promise.resolve()
 
   private constructor(private readonly pool: pg.Pool) {}
@@ -78,28 +77,16 @@ class PostgresGroupCommit implements GroupCommit {
   }
 
   store(row: MessageRow, broadcast: () => void): void {
-    this.#pending.push({ row, broadcast })
-    this.#schedule()
+    this.#batches.add({ row, broadcast })
   }
 
-  #schedule(): void {
-    if (this.#isScheduled || this.#pending.length === 0) return
-    if (this.#inFlight >= MAX_BATCHES_IN_FLIGHT) return
-    this.#isScheduled = true
-    setImmediate(() => {
-      this.#isScheduled = false
-      const batch = this.#pending
-      this.#pending = []
-      this.#inFlight += 1
-      const committed = this.#insert(batch.map((pending) => pending.row))
-      this.#lastBroadcast = Promise.all([this.#lastBroadcast, committed]).then(() => {
-        for (const pending of batch) pending.broadcast()
-      })
-      void committed.finally(() => {
-        this.#inFlight -= 1
-        this.#schedule()
-      })
+  /** Resolves once committed; the broadcasts wait for the earlier batches' too. */
+  #commit(batch: Pending[]): Promise<void> {
+    const committed = this.#insert(batch.map((pending) => pending.row))
+    this.#lastBroadcast = Promise.all([this.#lastBroadcast, committed]).then(() => {
+      for (const pending of batch) pending.broadcast()
     })
+    return committed
   }
 
   async #insert(rows: MessageRow[]): Promise<void> {
