@@ -49,9 +49,11 @@ class SqliteMessageSeeder implements MessageSeeder {
     }
     this.#db
       .prepare(
-        `update chat_sessions set last_seq = ?, started_at = ?, last_activity_at = ? where id = ?`,
+        `update chat_sessions
+            set last_seq = ?, started_at = ?, last_message_at = ?, last_activity_at = ?
+          where id = ?`,
       )
-      .run(count, createdAt, createdAt + count, sessionId)
+      .run(count, createdAt, createdAt + count, createdAt + count, sessionId)
     // Fold the WAL back into the main file, as a server running for a while would have.
     this.#db.pragma('wal_checkpoint(TRUNCATE)')
   }
@@ -97,7 +99,7 @@ class PostgresMessageSeeder implements MessageSeeder {
     }
     await this.#client.query(
       `update ${this.#schema}.chat_sessions
-          set last_seq = $1, started_at = $2, last_activity_at = $3 where id = $4`,
+          set last_seq = $1, started_at = $2, last_message_at = $3, last_activity_at = $3 where id = $4`,
       [count, createdAt, createdAt + count, sessionId],
     )
     // Statistics, as autovacuum would gather them after a bulk load of this size.

@@ -59,6 +59,7 @@ for (let i = 0; i < sessionCount; i++) {
     closed_at: null,
     closed_by: null,
     last_seq: 0,
+    last_message_at: null,
     last_activity_at: now,
   })
   sessions.push({ id, senders })

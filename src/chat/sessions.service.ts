@@ -51,6 +51,7 @@ export class SessionsService {
       closed_at: null,
       closed_by: null,
       last_seq: 0,
+      last_message_at: null,
       last_activity_at: now,
     }
     const members: Array<Pick<ParticipantRecord, 'user_id' | 'role'>> = [

@@ -21,7 +21,7 @@ export function toSessionView(session: SessionRecord, unreadCount: number): Sess
     closed_at: isoOrNull(session.closed_at),
     total_messages: session.last_seq,
     unread_count: unreadCount,
-    last_message_at: session.last_seq > 0 ? iso(session.last_activity_at) : null,
+    last_message_at: isoOrNull(session.last_message_at),
     last_seq: session.last_seq,
   }
 }

@@ -1,10 +1,12 @@
 import { Migrator, type Kysely, type Migration } from 'kysely'
 import * as initial from './migrations/001-initial.js'
+import * as lastMessageAt from './migrations/002-last-message-at.js'
 import type { Database } from './schema.js'
 
 /** Every migration, in order. Both databases run the same ones. */
 const migrations: Record<string, Migration> = {
   '001-initial': initial,
+  '002-last-message-at': lastMessageAt,
 }
 
 /**

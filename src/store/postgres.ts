@@ -96,7 +96,7 @@ const APPEND_MESSAGE = `
     update chat_sessions
        set last_seq = last_seq + 1,
            started_at = coalesce(started_at, $13::bigint),
-           last_activity_at = $13::bigint
+           last_message_at = $13::bigint
      where id = $2 and status = 'active'
        and not exists (select 1 from existing)
        and ($6::text is null or exists (
@@ -159,7 +159,7 @@ const APPEND_BATCH = `
     update chat_sessions s
        set last_seq = s.last_seq + c.added,
            started_at = coalesce(s.started_at, c.at),
-           last_activity_at = c.at
+           last_message_at = c.at
       from counts c
      where s.id = c.chat_session_id and s.status = 'active'
        -- Always true: it runs \`locked\` first, so the rows are locked in id order before this.

@@ -39,7 +39,12 @@ export interface ChatSessionsTable {
   closed_by: string | null
   /** The newest message's `seq`; the next message takes `last_seq + 1` in the same transaction. */
   last_seq: number
-  /** `created_at` until the first message, then the newest message's time: the list's order. */
+  /** The newest message's time, written with it; null before the first message. */
+  last_message_at: number | null
+  /**
+   * The lists' order: `created_at` until the first message, then the newest message's time,
+   * written behind the hot path (`SessionActivity`), so it may trail `last_message_at` briefly.
+   */
   last_activity_at: number
 }
 

@@ -1,4 +1,5 @@
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely'
+import { MarksBehind } from './marks-behind.js'
 import type { ChatMessagesTable, Database } from './schema.js'
 import {
   messageRecord,
@@ -27,6 +28,12 @@ export interface MessageAppender {
 
 type Db = Kysely<Database> | Transaction<Database>
 
+/** A session's newest activity, for the lists' order. */
+interface ActivityMark {
+  sessionId: string
+  at: number
+}
+
 /**
  * The one Kysely implementation of `Store` that SQLite and PostgreSQL share. Dialect setup lives in
  * `sqlite.ts` and `postgres.ts`; they hand in the message appender and a close function.
@@ -38,16 +45,34 @@ export class SqlStore implements Store {
   readonly messages: MessageStore
   readonly blocks: BlockStore
 
+  /**
+   * Sessions' `last_activity_at`, written behind the appends: it is indexed for the lists' order,
+   * and moving its index entry with every message cost more than the rest of the session's update.
+   * Lists flush it first, so on one node they always see the newest activity; on several nodes, a
+   * list may trail another node's messages by up to a second.
+   */
+  readonly #activity: MarksBehind<ActivityMark>
+
   constructor(
     readonly dialect: 'sqlite' | 'postgres',
     private readonly db: Db,
     private readonly appender: MessageAppender,
     private readonly onClose: () => Promise<void>,
+    activity?: MarksBehind<ActivityMark>,
   ) {
+    this.#activity =
+      activity ??
+      new MarksBehind({
+        level: (mark) => mark.at,
+        write: (marks) => recordActivity(db, marks),
+        // Kept and written again next time; a list meanwhile queries the same database and
+        // reports its failure itself.
+        onWriteError: () => undefined,
+      })
     this.users = new SqlUserStore(db)
-    this.sessions = new SqlSessionStore(db)
+    this.sessions = new SqlSessionStore(db, this.#activity)
     this.participants = new SqlParticipantStore(db)
-    this.messages = new SqlMessageStore(db, appender)
+    this.messages = new SqlMessageStore(db, appender, this.#activity)
     this.blocks = new SqlBlockStore(db)
   }
 
@@ -55,16 +80,30 @@ export class SqlStore implements Store {
     if (this.db.isTransaction) return fn(this)
     return this.db
       .transaction()
-      .execute((trx) => fn(new SqlStore(this.dialect, trx, this.appender, this.onClose)))
+      .execute((trx) =>
+        fn(new SqlStore(this.dialect, trx, this.appender, this.onClose, this.#activity)),
+      )
   }
 
   async ping(): Promise<void> {
     await sql`select 1`.execute(this.db)
   }
 
-  close(): Promise<void> {
-    return this.onClose()
+  async close(): Promise<void> {
+    await this.#activity.close()
+    await this.onClose()
   }
+}
+
+async function recordActivity(db: Db, marks: ActivityMark[]): Promise<void> {
+  const rows = marks.map((mark) => sql`(${mark.sessionId}, cast(${mark.at} as bigint))`)
+  await sql`
+    with activity (session_id, at) as (values ${sql.join(rows)})
+    update chat_sessions set last_activity_at = activity.at
+      from activity
+     where chat_sessions.id = activity.session_id
+       and chat_sessions.last_activity_at < activity.at
+  `.execute(db)
 }
 
 class SqlUserStore implements UserStore {
@@ -102,7 +141,10 @@ class SqlUserStore implements UserStore {
 }
 
 class SqlSessionStore implements SessionStore {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly activity: MarksBehind<ActivityMark>,
+  ) {}
 
   async insert(session: SessionRecord): Promise<void> {
     await this.db.insertInto('chat_sessions').values(session).execute()
@@ -141,7 +183,8 @@ class SqlSessionStore implements SessionStore {
     return result.numUpdatedRows > 0n
   }
 
-  listForParticipant(userId: string, query: SessionListQuery): Promise<SessionRecord[]> {
+  async listForParticipant(userId: string, query: SessionListQuery): Promise<SessionRecord[]> {
+    await this.activity.flush()
     let select = this.db
       .selectFrom('chat_sessions as s')
       .innerJoin('chat_participants as p', 'p.chat_session_id', 's.id')
@@ -157,7 +200,8 @@ class SqlSessionStore implements SessionStore {
       .execute()
   }
 
-  listAll(query: SessionListQuery): Promise<SessionRecord[]> {
+  async listAll(query: SessionListQuery): Promise<SessionRecord[]> {
+    await this.activity.flush()
     let select = this.db.selectFrom('chat_sessions').selectAll()
     if (query.status !== undefined) select = select.where('status', '=', query.status)
     return select
@@ -168,7 +212,8 @@ class SqlSessionStore implements SessionStore {
       .execute()
   }
 
-  listUnassigned(query: Omit<SessionListQuery, 'status'>): Promise<SessionRecord[]> {
+  async listUnassigned(query: Omit<SessionListQuery, 'status'>): Promise<SessionRecord[]> {
+    await this.activity.flush()
     return this.db
       .selectFrom('chat_sessions')
       .selectAll()
@@ -258,10 +303,18 @@ class SqlMessageStore implements MessageStore {
   constructor(
     private readonly db: Db,
     private readonly appender: MessageAppender,
+    private readonly activity: MarksBehind<ActivityMark>,
   ) {}
 
   append(message: NewMessage): Promise<AppendResult> {
-    return this.appender.append(message)
+    return this.appender.append(message).then((result) => {
+      if (result.outcome === 'stored')
+        this.activity.record(message.chat_session_id, {
+          sessionId: message.chat_session_id,
+          at: message.created_at,
+        })
+      return result
+    })
   }
 
   async findById(id: string): Promise<MessageRecord | undefined> {

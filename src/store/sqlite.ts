@@ -238,7 +238,7 @@ function prepareStatements(db: SqliteDatabase.Database) {
     ),
     nextSeq: db.prepare<[number, number, string], { last_seq: number }>(
       `update chat_sessions
-          set last_seq = last_seq + 1, started_at = coalesce(started_at, ?), last_activity_at = ?
+          set last_seq = last_seq + 1, started_at = coalesce(started_at, ?), last_message_at = ?
         where id = ?
         returning last_seq`,
     ),

@@ -45,6 +45,7 @@ describe(`store on ${testDatabase}`, () => {
       closed_at: null,
       closed_by: null,
       last_seq: 0,
+      last_message_at: null,
       last_activity_at: Date.now(),
     })
     return id
@@ -101,6 +102,18 @@ describe(`store on ${testDatabase}`, () => {
 
     expect((await store.sessions.findById(sessionId))?.last_seq).toBe(2)
     expect((await store.sessions.findById(other))?.last_seq).toBe(1)
+  })
+
+  it('keeps the newest message’s time on its session, and lists sessions by it at once', async () => {
+    const later = await newSession()
+    const sentAt = Date.now() + 60_000
+
+    await store.messages.append(message({ created_at: sentAt }))
+    const listed = await store.sessions.listAll({ limit: 10, offset: 0 })
+
+    expect(listed.map((session) => session.id)).toEqual([sessionId, later])
+    expect(listed[0]).toMatchObject({ last_message_at: sentAt, last_activity_at: sentAt })
+    expect(listed[1]).toMatchObject({ last_message_at: null })
   })
 
   it('stores a repeated client_message_id once, even when both arrive at once', async () => {
