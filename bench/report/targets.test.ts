@@ -314,6 +314,32 @@ describe('the saturation targets', () => {
     )
   })
 
+  it('are beyond this machine when even the bare ws server storing first held less than asked', () => {
+    const run = results(120, 30)
+    // Bare ws held 50,000 deliveries/s: 0.6× is 30,000; the floor held 20,000.
+    run.saturation.push(
+      row('saturation', storingFloor, held(10_000, { server: 1, generator: 0.3 })),
+    )
+    const check = target(run, vsBareWs)
+
+    expect(check.status).toBe('beyond this machine')
+    expect(check.why).toMatch(
+      /^Even the bare ws server storing each message in SQLite first, the least storing can add \(below\), held 20,000 deliveries\/s, under the 30,000 this target asks for/,
+    )
+    expect(target(run, 'Saturation on PostgreSQL vs bare ws').why).not.toContain(
+      'storing each message in SQLite first',
+    )
+  })
+
+  it('are only not met when the bare ws server storing first held what was asked', () => {
+    const run = results(120, 30)
+    run.saturation.push(
+      row('saturation', storingFloor, held(15_000, { server: 1, generator: 0.3 })),
+    )
+
+    expect(target(run, vsBareWs).status).toBe('not met')
+  })
+
   it('price PostgreSQL at its process CPU per message', () => {
     // 15,000 messages/s at 120 µs: 1.80 cores, with sockets and generator 2.40 of 2.
     expect(target(results(120), 'Saturation on PostgreSQL vs bare ws').status).toBe(

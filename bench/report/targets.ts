@@ -14,6 +14,8 @@ import {
   scaleOutWhy,
   machineFloor,
   storingFloorAtFanOutRow,
+  storingFloorAtSaturationRow,
+  storingFloorShortOf,
   storingFloorVerdict,
   type WhyContext,
 } from './why.js'
@@ -98,13 +100,34 @@ function saturationTargets(context: WhyContext): TargetCheck[] {
     const ours = heldRate(rows, id)
     const why = () => saturationWhy(context, database)
     const shape = rows.find((row) => row.server.id === id)?.held
-    const target = (against: string, theirs: number | undefined, least: number) =>
-      beyondOrExplained(
+    const floor = storingFloorAtSaturationRow(context.results, database)
+    const target = (against: string, theirs: number | undefined, least: number) => {
+      const required = least * (theirs ?? 0)
+      const check = compare(
+        `Saturation on ${name} vs ${against}`,
+        ours,
+        theirs,
+        least,
+        'deliveries/s',
+      )
+      if (
+        check.status === 'not met' &&
+        floor !== undefined &&
+        floor.deliveredPerSecond < required
+      ) {
+        return {
+          ...check,
+          status: 'beyond this machine' as const,
+          why: `${storingFloorShortOf(floor, required, database)} ${why()}`,
+        }
+      }
+      return beyondOrExplained(
         context,
-        compare(`Saturation on ${name} vs ${against}`, ours, theirs, least, 'deliveries/s'),
-        { deliveriesPerSecond: least * (theirs ?? 0), shape, database },
+        check,
+        { deliveriesPerSecond: required, shape, database },
         why,
       )
+    }
     return [
       target('bare ws', bare, SATURATION_VS_BARE_WS),
       target('Socket.IO, one node', socketIo, SATURATION_VS_SOCKET_IO),

@@ -190,6 +190,28 @@ export function storingFloorVerdict(
   )
 }
 
+/** That floor's held step in the saturation search, if it ran and held one. */
+export function storingFloorAtSaturationRow(
+  results: BenchResults,
+  database: DatabaseKind,
+): SaturationStep | undefined {
+  return storingFloorRow(results.saturation, database)?.held
+}
+
+/** When even that floor held less than a saturation target asks for. */
+export function storingFloorShortOf(
+  floor: SaturationStep,
+  required: number,
+  database: DatabaseKind,
+): string {
+  return (
+    `Even the bare ws server storing each message in ${DATABASE_NAMES[database]} first, the least ` +
+    `storing can add (below), held ${count(floor.deliveredPerSecond)} deliveries/s, under the ` +
+    `${count(required)} this target asks for: on this machine, in this run, storing before ` +
+    `broadcasting alone kept a server from it.`
+  )
+}
+
 /** What the same floor held in the saturation search, and ours against it. */
 function storingFloorAtSaturation(
   results: BenchResults,

@@ -10,7 +10,10 @@ describe('MarksBehind', () => {
   let marks: MarksBehind<Mark> | undefined
   afterEach(() => marks?.close())
 
-  function behind(write: (batch: Mark[]) => Promise<void>, onWriteError = () => undefined) {
+  function behind(
+    write: (batch: Mark[]) => Promise<void>,
+    onWriteError: (error: unknown) => void = () => undefined,
+  ) {
     marks = new MarksBehind<Mark>({ level: (mark) => mark.level, write, onWriteError, chunk: 2 })
     return marks
   }
@@ -21,7 +24,13 @@ describe('MarksBehind', () => {
       written.push(batch)
       return Promise.resolve()
     })
-    for (const [key, level] of [['a', 1], ['b', 5], ['a', 3], ['b', 2], ['c', 1]] as const)
+    for (const [key, level] of [
+      ['a', 1],
+      ['b', 5],
+      ['a', 3],
+      ['b', 2],
+      ['c', 1],
+    ] as const)
       marks.record(key, { key, level })
 
     await marks.flush()

@@ -109,7 +109,7 @@ describe(`store on ${testDatabase}`, () => {
     const sentAt = Date.now() + 60_000
 
     await store.messages.append(message({ created_at: sentAt }))
-    const listed = await store.sessions.listAll({ limit: 10, offset: 0 })
+    const listed = await store.sessions.listAll({ limit: 10, offset: 0, status: undefined })
 
     expect(listed.map((session) => session.id)).toEqual([sessionId, later])
     expect(listed[0]).toMatchObject({ last_message_at: sentAt, last_activity_at: sentAt })
