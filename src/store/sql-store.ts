@@ -64,7 +64,7 @@ export class SqlStore implements Store {
       activity ??
       new MarksBehind({
         level: (mark) => mark.at,
-        write: (marks) => recordActivity(db, marks),
+        write: (marks) => recordActivity(db, dialect, marks),
         // Kept and written again next time; a list meanwhile queries the same database and
         // reports its failure itself.
         onWriteError: () => undefined,
@@ -95,14 +95,29 @@ export class SqlStore implements Store {
   }
 }
 
-async function recordActivity(db: Db, marks: ActivityMark[]): Promise<void> {
+async function recordActivity(
+  db: Db,
+  dialect: SqlStore['dialect'],
+  marks: ActivityMark[],
+): Promise<void> {
   const rows = marks.map((mark) => sql`(${mark.sessionId}, cast(${mark.at} as bigint))`)
+  // PostgreSQL locks the rows in id order first, as appends do: locked in the join's order, two
+  // of these statements and an append could each hold a row another waits for.
+  const lockedInOrder =
+    dialect === 'postgres'
+      ? sql`and (select count(*) from (
+              select s.id from chat_sessions s join activity a on a.session_id = s.id
+               where s.last_activity_at < a.at
+               order by s.id
+                 for update of s) locked) >= 0`
+      : sql``
   await sql`
     with activity (session_id, at) as (values ${sql.join(rows)})
     update chat_sessions set last_activity_at = activity.at
       from activity
      where chat_sessions.id = activity.session_id
        and chat_sessions.last_activity_at < activity.at
+       ${lockedInOrder}
   `.execute(db)
 }
 

@@ -116,6 +116,25 @@ describe(`store on ${testDatabase}`, () => {
     expect(listed[1]).toMatchObject({ last_message_at: null })
   })
 
+  it('writes the lists’ order while appends run, neither waiting on the other for good', async () => {
+    const sessions = [sessionId]
+    for (let i = 0; i < 19; i++) sessions.push(await newSession())
+
+    for (let round = 0; round < 15; round++) {
+      await Promise.all([
+        ...sessions.map((id) => store.messages.append(message({ chat_session_id: id }))),
+        store.sessions.listAll({ limit: 50, offset: 0, status: 'active' }),
+        ...sessions
+          .toReversed()
+          .map((id) => store.messages.append(message({ chat_session_id: id }))),
+        store.sessions.listAll({ limit: 50, offset: 0, status: 'active' }),
+      ])
+    }
+
+    const listed = await store.sessions.listAll({ limit: 50, offset: 0, status: 'active' })
+    expect(listed.map((session) => session.last_seq)).toEqual(sessions.map(() => 30))
+  })
+
   it('stores a repeated client_message_id once, even when both arrive at once', async () => {
     const [first, second] = await Promise.all([
       store.messages.append(message({ client_message_id: 'c-1' })),
