@@ -161,6 +161,14 @@ class SqlSessionStore implements SessionStore {
     private readonly activity: MarksBehind<ActivityMark>,
   ) {}
 
+  /**
+   * Lists read the newest activity first. Not from inside a transaction: the write goes through
+   * the store's own connection, which on SQLite that transaction is holding.
+   */
+  async #flushActivity(): Promise<void> {
+    if (!this.db.isTransaction) await this.activity.flush()
+  }
+
   async insert(session: SessionRecord): Promise<void> {
     await this.db.insertInto('chat_sessions').values(session).execute()
   }
@@ -199,7 +207,7 @@ class SqlSessionStore implements SessionStore {
   }
 
   async listForParticipant(userId: string, query: SessionListQuery): Promise<SessionRecord[]> {
-    await this.activity.flush()
+    await this.#flushActivity()
     let select = this.db
       .selectFrom('chat_sessions as s')
       .innerJoin('chat_participants as p', 'p.chat_session_id', 's.id')
@@ -216,7 +224,7 @@ class SqlSessionStore implements SessionStore {
   }
 
   async listAll(query: SessionListQuery): Promise<SessionRecord[]> {
-    await this.activity.flush()
+    await this.#flushActivity()
     let select = this.db.selectFrom('chat_sessions').selectAll()
     if (query.status !== undefined) select = select.where('status', '=', query.status)
     return select
@@ -228,7 +236,7 @@ class SqlSessionStore implements SessionStore {
   }
 
   async listUnassigned(query: Omit<SessionListQuery, 'status'>): Promise<SessionRecord[]> {
-    await this.activity.flush()
+    await this.#flushActivity()
     return this.db
       .selectFrom('chat_sessions')
       .selectAll()
