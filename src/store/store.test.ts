@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
+import pg from 'pg'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createTestStore, testDatabase, type TestStore } from '../testing/test-app.js'
 import type { NewMessage, Store } from './store.js'
@@ -134,6 +136,36 @@ describe(`store on ${testDatabase}`, () => {
     const listed = await store.sessions.listAll({ limit: 50, offset: 0, status: 'active' })
     expect(listed.map((session) => session.last_seq)).toEqual(sessions.map(() => 30))
   })
+
+  it.runIf(testDatabase === 'postgres')(
+    'writes the lists’ order locking sessions in id order, as appends do, so neither deadlocks',
+    async () => {
+      const [lower, higher] = [sessionId, await newSession()].sort()
+      // Recorded higher first: written in that order, the write would lock `higher` first.
+      await store.messages.append(message({ chat_session_id: higher! }))
+      await store.messages.append(message({ chat_session_id: lower! }))
+      const append = new pg.Client({ connectionString: testStore.databaseEnv.DATABASE_URL })
+      await append.connect()
+      try {
+        // Another append's transaction, holding `lower` and about to take `higher`.
+        await append.query('begin')
+        await append.query('select id from chat_sessions where id = $1 for update', [lower])
+        const listed = store.sessions.listAll({ limit: 10, offset: 0, status: undefined })
+        await sleep(200)
+        await append.query('select id from chat_sessions where id = $1 for update', [higher])
+        await append.query('commit')
+
+        // A deadlock would have failed one side: the append above, or this write (kept for later,
+        // so the list would show the sessions' activity from before the messages).
+        const sessions = await listed
+        expect(sessions).toHaveLength(2)
+        for (const session of sessions)
+          expect(session.last_activity_at).toBe(session.last_message_at)
+      } finally {
+        await append.end()
+      }
+    },
+  )
 
   it('stores a repeated client_message_id once, even when both arrive at once', async () => {
     const [first, second] = await Promise.all([
