@@ -137,9 +137,9 @@ describe(`store on ${testDatabase}`, () => {
     expect(listed.map((session) => session.last_seq)).toEqual(sessions.map(() => 30))
   })
 
-  it.runIf(testDatabase === 'postgres')(
-    'writes the lists’ order locking sessions in id order, as appends do, so neither deadlocks',
-    async () => {
+  // Only PostgreSQL locks rows; SQLite writes one transaction at a time.
+  if (testDatabase === 'postgres')
+    it('writes the lists’ order locking sessions in id order, as appends do, so neither deadlocks', async () => {
       const [lower, higher] = [sessionId, await newSession()].sort()
       // Recorded higher first: written in that order, the write would lock `higher` first.
       await store.messages.append(message({ chat_session_id: higher! }))
@@ -164,8 +164,7 @@ describe(`store on ${testDatabase}`, () => {
       } finally {
         await append.end()
       }
-    },
-  )
+    })
 
   it('stores a repeated client_message_id once, even when both arrive at once', async () => {
     const [first, second] = await Promise.all([
