@@ -1,12 +1,13 @@
 import { setImmediate } from 'node:timers/promises'
 
+const FLUSH_INTERVAL_MS = 1_000
+
 export interface MarksBehindOptions<Mark> {
   /** The figure that only ever rises, per key: a later record with a lower one is ignored. */
   level: (mark: Mark) => number
   /** Writes one chunk of marks; when it rejects, they are kept for the next flush. */
   write: (marks: Mark[]) => Promise<void>
   onWriteError: (error: unknown) => void
-  intervalMs?: number
   /**
    * Marks per write. On SQLite a statement holds the one connection: 1,000 marks in one took 2 to
    * 7 ms, a wait every append felt; a few hundred at a time, with appends let in between, keep
@@ -27,8 +28,8 @@ export class MarksBehind<Mark> {
   #flushing: Promise<void> = Promise.resolve()
 
   constructor(options: MarksBehindOptions<Mark>) {
-    this.#options = { intervalMs: 1_000, chunk: 200, ...options }
-    this.#timer = setInterval(() => void this.flush(), this.#options.intervalMs)
+    this.#options = { chunk: 200, ...options }
+    this.#timer = setInterval(() => void this.flush(), FLUSH_INTERVAL_MS)
     this.#timer.unref()
   }
 

@@ -43,7 +43,7 @@ export interface ChatSessionsTable {
   last_message_at: number | null
   /**
    * The lists' order: `created_at` until the first message, then the newest message's time,
-   * written behind the hot path (`SessionActivity`), so it may trail `last_message_at` briefly.
+   * written behind the hot path (`SqlStore`'s activity marks), so it may trail `last_message_at` briefly.
    */
   last_activity_at: number
 }
