@@ -348,6 +348,44 @@ describe(`store on ${testDatabase}`, () => {
     expect((await store.participants.find(sessionId, senders[0]!))?.last_read_seq).toBe(2)
   })
 
+  it('raises delivered marks in bulk, across sessions and users, and never lowers one', async () => {
+    const sessions = [sessionId, await newSession()]
+    for (const session of sessions) {
+      for (const user of senders) {
+        await store.participants.add({
+          id: randomUUID(),
+          chat_session_id: session,
+          user_id: user,
+          role: 'user',
+          joined_at: Date.now(),
+          left_at: null,
+          last_read_seq: 0,
+          last_read_at: null,
+          last_delivered_seq: 3,
+        })
+      }
+    }
+
+    await store.participants.markDelivered(
+      sessions.flatMap((session, s) =>
+        senders.map((userId, u) => ({ sessionId: session, userId, seq: 2 + s * 4 + u })),
+      ),
+    )
+
+    const delivered = await Promise.all(
+      sessions.map(async (session) =>
+        (await store.participants.list(session))
+          .sort((a, b) => senders.indexOf(a.user_id) - senders.indexOf(b.user_id))
+          .map((p) => p.last_delivered_seq),
+      ),
+    )
+    // Marks 2 and 3 are not above the stored 3: that one stays.
+    expect(delivered).toEqual([
+      [3, 3, 4, 5],
+      [6, 7, 8, 9],
+    ])
+  })
+
   it('keeps mentions and file fields as sent', async () => {
     const result = await store.messages.append(
       message({
