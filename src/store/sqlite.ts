@@ -31,13 +31,14 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqlS
     dialect: new SqliteDialect({ database: withStatementCache(database) }),
   })
   await migrateToLatest(db)
+  const appender = new SqliteMessageAppender(database, db)
   // Checkpoints from a worker thread; SQLite's own (inside a commit) only if the worker fails.
   const checkpointer =
     options.file === ':memory:'
       ? undefined
       : new SqliteCheckpointer({
           file: options.file,
-          holdWrites: (finish) => db.connection().execute(finish),
+          holdWrites: (finish) => appender.holdWrites(finish),
           onFailure: () => database.pragma('wal_autocheckpoint = 1000'),
         })
   if (checkpointer !== undefined) database.pragma('wal_autocheckpoint = 0')
@@ -45,7 +46,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqlS
     await checkpointer?.close()
     await db.destroy()
   }
-  return new SqlStore('sqlite', db, new SqliteMessageAppender(database, db), close)
+  return new SqlStore('sqlite', db, appender, close)
 }
 
 /**
@@ -82,17 +83,22 @@ interface PendingAppend {
  * insert make all but impossible) is run again one message per transaction, so a bad message
  * fails alone and the others still commit.
  *
- * The batch runs while holding Kysely's connection, so it never lands inside a Kysely transaction
- * that is waiting between two statements.
+ * A batch runs straight on the connection, unless a Kysely transaction is open on it, waiting
+ * between two statements: then it waits for Kysely's connection, so it never lands inside that
+ * transaction. (Taking Kysely's connection for every batch built a Kysely instance each time:
+ * a few microseconds, and objects that lived just long enough to burden the garbage collector.)
  */
-class SqliteMessageAppender implements MessageAppender {
+export class SqliteMessageAppender implements MessageAppender {
+  readonly #database: SqliteDatabase.Database
   readonly #db: Kysely<Database>
   readonly #statements: ReturnType<typeof prepareStatements>
   readonly #appendAll: (batch: PendingAppend[]) => AppendResult[]
   readonly #appendAlone: (message: NewMessage) => AppendResult
   #queue: PendingAppend[] = []
+  #isHeld = false
 
   constructor(database: SqliteDatabase.Database, db: Kysely<Database>) {
+    this.#database = database
     this.#db = db
     this.#statements = prepareStatements(database)
     this.#appendAll = database.transaction((batch: PendingAppend[]) =>
@@ -103,14 +109,32 @@ class SqliteMessageAppender implements MessageAppender {
 
   append(message: NewMessage): Promise<AppendResult> {
     return new Promise((resolve, reject) => {
-      if (this.#queue.push({ message, resolve, reject }) === 1)
-        setImmediate(() => void this.#flush())
+      if (this.#queue.push({ message, resolve, reject }) === 1) this.#flushSoon()
     })
   }
 
+  /** Runs `finish` while nothing in this process writes: Kysely's connection is held, appends wait. */
+  async holdWrites(finish: () => Promise<void>): Promise<void> {
+    await this.#db.connection().execute(async () => {
+      this.#isHeld = true
+      try {
+        await finish()
+      } finally {
+        this.#isHeld = false
+      }
+    })
+    if (this.#queue.length > 0) this.#flushSoon()
+  }
+
+  #flushSoon(): void {
+    setImmediate(() => void this.#flush())
+  }
+
   async #flush(): Promise<void> {
+    if (this.#isHeld || this.#queue.length === 0) return
     const batch = this.#queue
     this.#queue = []
+    if (!this.#database.inTransaction) return this.#store(batch)()
     let settle: () => void = () => undefined
     try {
       await this.#db.connection().execute(() => {
