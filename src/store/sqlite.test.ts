@@ -92,4 +92,19 @@ describe('SqliteMessageAppender', () => {
     expect(seenWhileHeld).toEqual(['1:before the hold'])
     expect(stored()).toEqual(['1:before the hold', '2:one', '3:two', '4:three'])
   })
+
+  it('stores what waited even when the checkpoint held for fails', async () => {
+    const { appender, message, stored } = await appenderWithSession()
+    let during: Promise<unknown> | undefined
+
+    const hold = appender.holdWrites(async () => {
+      during = appender.append(message('during a failed hold'))
+      await sleep(5)
+      throw new Error('checkpoint failed')
+    })
+
+    await expect(hold).rejects.toThrow('checkpoint failed')
+    await during
+    expect(stored()).toEqual(['1:during a failed hold'])
+  })
 })

@@ -115,15 +115,19 @@ export class SqliteMessageAppender implements MessageAppender {
 
   /** Runs `finish` while nothing in this process writes: Kysely's connection is held, appends wait. */
   async holdWrites(finish: () => Promise<void>): Promise<void> {
-    await this.#db.connection().execute(async () => {
-      this.#isHeld = true
-      try {
-        await finish()
-      } finally {
-        this.#isHeld = false
-      }
-    })
-    if (this.#queue.length > 0) this.#flushSoon()
+    try {
+      await this.#db.connection().execute(async () => {
+        this.#isHeld = true
+        try {
+          await finish()
+        } finally {
+          this.#isHeld = false
+        }
+      })
+    } finally {
+      // Appends that came meanwhile found a flush already due, which waited: one is due again.
+      if (this.#queue.length > 0) this.#flushSoon()
+    }
   }
 
   #flushSoon(): void {
