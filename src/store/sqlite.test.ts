@@ -1,12 +1,11 @@
-import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import SqliteDatabase from 'better-sqlite3'
 import { Kysely, SqliteDialect } from 'kysely'
 import { afterEach, describe, expect, it } from 'vitest'
+import { newMessage, sessionRecord, userRecord } from '../testing/records.js'
 import { migrateToLatest } from './migrate.js'
 import type { Database } from './schema.js'
 import { SqliteMessageAppender } from './sqlite.js'
-import type { NewMessage } from './store.js'
 
 describe('SqliteMessageAppender', () => {
   let db: Kysely<Database> | undefined
@@ -16,54 +15,11 @@ describe('SqliteMessageAppender', () => {
     const database = new SqliteDatabase(':memory:')
     db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) })
     await migrateToLatest(db)
-    const userId = randomUUID()
-    const sessionId = randomUUID()
-    const now = Date.now()
-    await db
-      .insertInto('users')
-      .values({
-        id: userId,
-        email: null,
-        full_name: null,
-        role: 'user',
-        password_hash: null,
-        external_issuer: null,
-        external_subject: null,
-        created_at: now,
-      })
-      .execute()
-    await db
-      .insertInto('chat_sessions')
-      .values({
-        id: sessionId,
-        title: 'Card declined',
-        status: 'active',
-        initiator_id: userId,
-        assigned_agent_id: null,
-        created_at: now,
-        started_at: null,
-        closed_at: null,
-        closed_by: null,
-        last_seq: 0,
-        last_message_at: null,
-        last_activity_at: now,
-      })
-      .execute()
-    const message = (content: string): NewMessage => ({
-      id: randomUUID(),
-      chat_session_id: sessionId,
-      sender_id: userId,
-      message_type: 'text',
-      content,
-      reply_to_id: null,
-      mentions: null,
-      file_url: null,
-      file_name: null,
-      file_size: null,
-      file_type: null,
-      client_message_id: null,
-      created_at: Date.now(),
-    })
+    const user = userRecord()
+    const session = sessionRecord(user.id)
+    await db.insertInto('users').values(user).execute()
+    await db.insertInto('chat_sessions').values(session).execute()
+    const message = (content: string) => newMessage(session.id, user.id, { content })
     // Read on the connection itself: Kysely's waits while writes are held.
     const stored = () =>
       database
@@ -77,8 +33,7 @@ describe('SqliteMessageAppender', () => {
 
   it('holds appends while the checkpoint finishes, then stores them in order', async () => {
     const { appender, message, stored } = await appenderWithSession()
-    const first = appender.append(message('before the hold'))
-    await first
+    await appender.append(message('before the hold'))
     let during: Array<Promise<unknown>> = []
     let seenWhileHeld: string[] = []
 

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { newMessage, sessionRecord, userRecord } from '../testing/records.js'
 import { createTestStore, testDatabase, type TestStore } from '../testing/test-app.js'
 import type { NewMessage, Store } from './store.js'
 
@@ -16,18 +17,9 @@ describe(`store on ${testDatabase}`, () => {
     store = testStore.store
     senders = []
     for (let i = 0; i < 4; i++) {
-      const id = randomUUID()
-      senders.push(id)
-      await store.users.insert({
-        id,
-        email: `u${i}-${id}@example.com`,
-        full_name: null,
-        role: 'user',
-        password_hash: null,
-        external_issuer: null,
-        external_subject: null,
-        created_at: Date.now(),
-      })
+      const user = userRecord()
+      senders.push(user.id)
+      await store.users.insert(user)
     }
     sessionId = await newSession()
   })
@@ -35,41 +27,13 @@ describe(`store on ${testDatabase}`, () => {
   afterEach(() => testStore.drop())
 
   async function newSession(): Promise<string> {
-    const id = randomUUID()
-    await store.sessions.insert({
-      id,
-      title: 'Card declined',
-      status: 'active',
-      initiator_id: senders[0]!,
-      assigned_agent_id: null,
-      created_at: Date.now(),
-      started_at: null,
-      closed_at: null,
-      closed_by: null,
-      last_seq: 0,
-      last_message_at: null,
-      last_activity_at: Date.now(),
-    })
-    return id
+    const session = sessionRecord(senders[0]!)
+    await store.sessions.insert(session)
+    return session.id
   }
 
   function message(overrides: Partial<NewMessage> = {}): NewMessage {
-    return {
-      id: randomUUID(),
-      chat_session_id: sessionId,
-      sender_id: senders[0]!,
-      message_type: 'text',
-      content: 'hello',
-      reply_to_id: null,
-      mentions: null,
-      file_url: null,
-      file_name: null,
-      file_size: null,
-      file_type: null,
-      client_message_id: null,
-      created_at: Date.now(),
-      ...overrides,
-    }
+    return newMessage(sessionId, senders[0]!, overrides)
   }
 
   it('numbers 250 concurrent appends to one session 1..250 with no gap and no duplicate', async () => {
