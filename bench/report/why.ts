@@ -190,6 +190,18 @@ export function storingFloorVerdict(
   )
 }
 
+/**
+ * When ours fell well short of that floor: the floor missed the target too, but what sets ours
+ * apart from it is our server's own work. `times` is ours ÷ the floor's figure.
+ */
+export function shortOfTheFloor(times: number, figure: 'held' | 'p99'): string {
+  const ours =
+    figure === 'held'
+      ? `Ours held only ${ratio(times)} what that server did`
+      : `Ours had ${ratio(times)} that server's p99`
+  return `${ours}, more than storing explains: the rest of the gap is our server's own work.`
+}
+
 /** That floor's held step in the saturation search, if it ran and held one. */
 export function storingFloorAtSaturationRow(
   results: BenchResults,
