@@ -516,10 +516,10 @@ function profileSection(profiles: RunProfile[]): string[] {
     'Each profiled server run (`node --cpu-prof`, over the process lifetime: start-up, sign-ups ' +
       'and the workload; nodes summed), its busy time split into buckets. Native work is charged ' +
       "to its caller: a SQLite statement to better-sqlite3 and our store's SQLite file, a socket's " +
-      '`writev` to the stream that called it. The profile is of the main thread, the event loop: ' +
-      "our SQLite store runs its statements on a thread of its own, whose time is in the server's " +
-      'CPU figures but not here (posting work to it is, as `postMessage`). Open a `.cpuprofile` in ' +
-      'Chrome DevTools or speedscope for the flame graph.',
+      '`writev` to the stream that called it. The profile is of the main thread, the event loop, ' +
+      'where our SQLite store runs its statements too; the thread that checkpoints SQLite (copies ' +
+      "its log back into the database file) is in the server's CPU figures but not here. Open a " +
+      '`.cpuprofile` in Chrome DevTools or speedscope for the flame graph.',
     '',
     `| Workload | Server | busy s |${COST_BUCKETS.map((bucket) => ` ${BUCKET_LABELS[bucket]} |`).join('')}`,
     `| --- | --- | ---: |${' ---: |'.repeat(COST_BUCKETS.length)}`,
