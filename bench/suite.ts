@@ -265,6 +265,19 @@ export async function runSuite(
               nodes: OUR_NODES,
               redisUrl: options.redisUrl,
             }),
+            // The floor under any server storing first on as many nodes: bare ws storing in
+            // PostgreSQL, its messages relayed through Redis.
+            ...(databases.includes('postgres')
+              ? [
+                  new BaselineDriver({
+                    ...baselineOptions,
+                    kind: STORING_FLOORS.postgres,
+                    nodes: OUR_NODES,
+                    redisUrl: options.redisUrl,
+                    postgresUrl: options.postgresUrl,
+                  }),
+                ]
+              : []),
           ]
           for (const driver of many) {
             await attempt(workload, driver, async () => {

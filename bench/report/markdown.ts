@@ -297,9 +297,12 @@ function commitAloneSection(rows: CommitAloneResult[]): string[] {
  */
 function storingFloorNote(results: BenchResults): string {
   const ran = (kind: ServerKind) =>
-    [...results.fanOut, ...results.group, ...results.saturation].some(
+    [...results.fanOut, ...results.group, ...results.saturation, ...results.scaleOut].some(
       (row) => row.server.kind === kind,
     )
+  const onManyNodes = results.scaleOut.some((row) =>
+    (Object.values(STORING_FLOORS) as ServerKind[]).includes(row.server.kind),
+  )
   const floors = (Object.keys(STORING_FLOORS) as DatabaseKind[])
     .filter((database) => ran(STORING_FLOORS[database]))
     .map(
@@ -310,7 +313,11 @@ function storingFloorNote(results: BenchResults): string {
   return (
     `The baselines store nothing, but for ${floors.join(' and ')}: the bare ws server storing ` +
     'each message in that database, with the durability our server runs it with, before ' +
-    'broadcasting it, the least a server that stores first can do.'
+    'broadcasting it, the least a server that stores first can do' +
+    (onManyNodes
+      ? '; on several nodes (the many-node rows), each node publishes what it stored to Redis ' +
+        'and sends its sockets what Redis hands it back, one channel per session.'
+      : '.')
   )
 }
 

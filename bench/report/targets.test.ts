@@ -204,6 +204,51 @@ describe('the many-node target', () => {
     expect(check.status).toBe('not met')
     expect(check.why).not.toContain('beyond')
   })
+
+  /** The bare ws server storing in PostgreSQL on three nodes over Redis, holding `messages`/s. */
+  const floorOnThreeNodes = (messages: number) =>
+    row(
+      'scale-out',
+      { ...postgresFloor, id: 'bare-ws-postgres-redis-3', nodes: 3 },
+      held(messages, { server: 0.8, generator: 0.2, postgres: 0.7 }),
+    )
+
+  it('is beyond this machine when even the bare ws server storing first on as many nodes held less than asked', () => {
+    const run = results(40)
+    // Socket.IO's two nodes held 15,000 deliveries/s: 2× is 30,000. The floor held 4,000, ours 3,000.
+    run.scaleOut.push(floorOnThreeNodes(2_000))
+    const check = manyNodes(run)
+
+    expect(check.status).toBe('beyond this machine')
+    expect(check.why).toMatch(
+      /^Even the bare ws server storing each message in PostgreSQL first, on 3 nodes relaying its broadcasts through Redis, the least storing can add \(below\), held 4,000 deliveries\/s, under the 30,000 this target asks for/,
+    )
+    expect(check.why).toContain(
+      "on 3 nodes relaying its broadcasts through Redis, held 4,000 deliveries/s (0.27× Socket.IO's 2 nodes)",
+    )
+    expect(check.why).toContain('ours held 0.75× what it did.')
+  })
+
+  it('is only not met when ours held well under what that floor held', () => {
+    const run = results(40)
+    run.scaleOut.push(floorOnThreeNodes(4_000))
+    const check = manyNodes(run)
+
+    expect(check.status).toBe('not met')
+    expect(check.why).toContain(
+      "Ours held only 0.38× what that server did, more than storing explains: the rest of the gap is our server's own work.",
+    )
+  })
+
+  it('is not priced by the one-node floor of the saturation search', () => {
+    const run = results(40)
+    run.saturation.push(
+      row('saturation', postgresFloor, held(1_000, { server: 1, generator: 0.3 })),
+    )
+
+    expect(manyNodes(run).status).toBe('not met')
+    expect(manyNodes(run).why).not.toContain('Even the bare ws server')
+  })
 })
 
 describe('the saturation targets', () => {

@@ -210,17 +210,27 @@ export function storingFloorAtSaturationRow(
   return storingFloorRow(results.saturation, database)?.held
 }
 
-/** When even that floor held less than a saturation target asks for. */
+/** That floor on several nodes over Redis (the many-node rows), if it ran. */
+export function storingFloorOnManyNodes(
+  results: BenchResults,
+  database: DatabaseKind,
+): SaturationResult | undefined {
+  return results.scaleOut.find((row) => row.server.kind === STORING_FLOORS[database])
+}
+
+/** When even that floor (on `nodes` nodes) held less than a saturation target asks for. */
 export function storingFloorShortOf(
   floor: SaturationStep,
   required: number,
   database: DatabaseKind,
+  nodes = 1,
 ): string {
+  const where = nodes > 1 ? `, on ${nodes} nodes relaying its broadcasts through Redis,` : ','
   return (
-    `Even the bare ws server storing each message in ${DATABASE_NAMES[database]} first, the least ` +
-    `storing can add (below), held ${count(floor.deliveredPerSecond)} deliveries/s, under the ` +
-    `${count(required)} this target asks for: on this machine, in this run, storing before ` +
-    `broadcasting alone kept a server from it.`
+    `Even the bare ws server storing each message in ${DATABASE_NAMES[database]} first${where} ` +
+    `the least storing can add (below), held ${count(floor.deliveredPerSecond)} deliveries/s, ` +
+    `under the ${count(required)} this target asks for: on this machine, in this run, storing ` +
+    `before broadcasting alone kept a server from it.`
   )
 }
 
@@ -383,9 +393,33 @@ export function scaleOutWhy(
       ours.held,
       socketIo?.held === undefined ? [] : [{ name: 'Socket.IO', held: socketIo.held }],
     ) ?? '',
+    storingFloorOnManyNodesAccount(results, ours, socketIo) ?? '',
     profileAccount(context.profiles, 'scale-out', ours.server.id) ?? '',
   )
   return parts.filter((part) => part !== '').join(' ')
+}
+
+/** What the storing floor held on as many nodes as ours, and ours against it. */
+function storingFloorOnManyNodesAccount(
+  results: BenchResults,
+  ours: SaturationResult,
+  socketIo: SaturationResult | undefined,
+): string | undefined {
+  const database = ours.server.database
+  if (database === undefined) return undefined
+  const floor = storingFloorOnManyNodes(results, database)
+  if (floor?.held === undefined || ours.held === undefined) return undefined
+  const held = floor.held.deliveredPerSecond
+  const against =
+    socketIo?.held === undefined
+      ? ''
+      : ` (${ratio(held / socketIo.held.deliveredPerSecond)} Socket.IO's ${socketIo.server.nodes} nodes)`
+  return (
+    `${storingFloorText(database)}, on ${floor.server.nodes} nodes relaying its broadcasts ` +
+    `through Redis, held ${count(held)} deliveries/s${against}: ` +
+    `${cpuAccount(floor.held, results.machine.cores)}; ours held ` +
+    `${ratio(ours.held.deliveredPerSecond / held)} what it did.`
+  )
 }
 
 /**

@@ -21,7 +21,10 @@ export type BaselineKind = 'bare-ws' | 'bare-ws-sqlite' | 'bare-ws-postgres' | '
 
 export interface BaselineOptions extends DriverOptions {
   kind: BaselineKind
-  /** Socket.IO only: more than one node shares rooms through its Redis adapter. */
+  /**
+   * More than one node: Socket.IO's share rooms through its Redis adapter, bare ws's relay their
+   * broadcasts through Redis (`baselines/redis-relay.ts`).
+   */
   nodes?: number
   redisUrl?: string
   /** `bare-ws-postgres` only: where it makes a schema of its own. */

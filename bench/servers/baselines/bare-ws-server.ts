@@ -16,6 +16,7 @@ import {
   type MessageFrame,
 } from './baseline-frames.js'
 import { groupCommitFromEnv } from './group-commit.js'
+import { redisRelayFromEnv } from './redis-relay.js'
 
 /**
  * The Node.js ceiling: `ws` with the guide's paths and frames and nothing else. No token check,
@@ -24,6 +25,8 @@ import { groupCommitFromEnv } from './group-commit.js'
  *
  * With `SQLITE_FILE` or `POSTGRES_URL` set it is the floor of a server that stores each message
  * before broadcasting it: the same, plus one row per message in that database (see `GroupCommit`).
+ * With `REDIS_URL` too, several of them serve one chat, their messages relayed through Redis (see
+ * `RedisRelay`): the floor of a server that stores first on many nodes.
  */
 
 interface Room {
@@ -35,6 +38,10 @@ const SOCKET_PATH = /^\/api\/v1\/chat\/ws\/([^/?]+)/
 const rooms = new Map<string, Room>()
 
 const storage = await groupCommitFromEnv()
+const relay = await redisRelayFromEnv((sessionId, frame) => {
+  const room = rooms.get(sessionId)
+  if (room !== undefined) sendToAll(room, frame)
+})
 const server = http.createServer((_request, response) => response.writeHead(404).end())
 const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 64 * 1024 })
 
@@ -60,8 +67,10 @@ function join(ws: WebSocket, sessionId: string): void {
     if (frame.message_type === 'ping') send(ws, encode(pongFrame()))
     else if (isSendFrame(frame)) {
       const message = messageFrame(sessionId, userId, joined.sequence.next(), frame)
-      if (storage === undefined) broadcast(joined, message)
-      else storage.store(rowOf(message), () => broadcast(joined, message))
+      const share = () =>
+        relay === undefined ? broadcast(joined, message) : relay.publish(sessionId, encode(message))
+      if (storage === undefined) share()
+      else storage.store(rowOf(message), share)
     }
   })
   ws.on('error', () => undefined)
@@ -77,7 +86,10 @@ function rowOf(message: MessageFrame): MessageRow {
 }
 
 function broadcast(room: Room, frame: object): void {
-  const data = encode(frame)
+  sendToAll(room, encode(frame))
+}
+
+function sendToAll(room: Room, data: Buffer): void {
   for (const socket of room.sockets) send(socket, data)
 }
 
@@ -97,4 +109,5 @@ server.listen(port, host, () => {
 exitOnSignals(async () => {
   for (const client of wss.clients) client.terminate()
   server.close()
+  await relay?.close()
 })
