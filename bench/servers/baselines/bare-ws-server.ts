@@ -38,7 +38,7 @@ const SOCKET_PATH = /^\/api\/v1\/chat\/ws\/([^/?]+)/
 const rooms = new Map<string, Room>()
 
 const storage = await groupCommitFromEnv()
-const relay = await redisRelayFromEnv((sessionId, frame) => {
+const relay = redisRelayFromEnv((sessionId, frame) => {
   const room = rooms.get(sessionId)
   if (room !== undefined) sendToAll(room, frame)
 })
@@ -57,6 +57,7 @@ function join(ws: WebSocket, sessionId: string): void {
   if (room === undefined) {
     room = { sockets: new Set(), sequence: new RoomSequence() }
     rooms.set(sessionId, room)
+    relay?.join(sessionId)
   }
   const joined = room
   joined.sockets.add(ws)
@@ -67,8 +68,11 @@ function join(ws: WebSocket, sessionId: string): void {
     if (frame.message_type === 'ping') send(ws, encode(pongFrame()))
     else if (isSendFrame(frame)) {
       const message = messageFrame(sessionId, userId, joined.sequence.next(), frame)
-      const share = () =>
-        relay === undefined ? broadcast(joined, message) : relay.publish(sessionId, encode(message))
+      const share = () => {
+        const data = encode(message)
+        sendToAll(joined, data)
+        relay?.publish(sessionId, data)
+      }
       if (storage === undefined) share()
       else storage.store(rowOf(message), share)
     }
@@ -76,7 +80,10 @@ function join(ws: WebSocket, sessionId: string): void {
   ws.on('error', () => undefined)
   ws.on('close', () => {
     joined.sockets.delete(ws)
-    if (joined.sockets.size === 0) rooms.delete(sessionId)
+    if (joined.sockets.size === 0) {
+      rooms.delete(sessionId)
+      relay?.leave(sessionId)
+    }
   })
 }
 
