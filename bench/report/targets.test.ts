@@ -392,6 +392,17 @@ describe('the saturation targets', () => {
     )
   })
 
+  it('are not priced by a floor that held less than ours: that run of it was held back by something else', () => {
+    const run = results(120, 30)
+    // The floor held 8,000 deliveries/s, under the 30,000 asked and under ours' 10,000.
+    run.saturation.push(row('saturation', storingFloor, held(4_000, { server: 1, generator: 0.3 })))
+    const check = target(run, vsBareWs)
+
+    expect(check.status).toBe('not met')
+    expect(check.why).not.toMatch(/^Even the bare ws server/)
+    expect(check.why).toContain('held 8,000 deliveries/s')
+  })
+
   it('are only not met when the bare ws server storing first held what was asked', () => {
     const run = results(120, 30)
     run.saturation.push(
@@ -621,6 +632,14 @@ describe('the fan-out targets', () => {
     expect(sqlite.why).toMatch(
       /^Even the bare ws server storing each message in SQLite first, .* had its p99 past Socket.IO's \(0.90 ms against 0.60 ms\): .* Ours had 3\.33× that server's p99, more than storing explains: the rest of the gap is our server's own work\./,
     )
+  })
+
+  it('are not priced by a floor whose p99 was past ours: that run of it stalled on something else', () => {
+    const sqlite = target(withStoringFloor(3.5), 'Fan-out p99 on SQLite vs Socket.IO')
+
+    expect(sqlite.status).toBe('not met')
+    expect(sqlite.why).not.toMatch(/^Even the bare ws server/)
+    expect(sqlite.why).toContain('had p99 3.50 ms')
   })
 
   it('are not met, with no floor, when commits were not measured', () => {

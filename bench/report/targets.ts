@@ -48,7 +48,9 @@ const SCALE_OUT_VS_SOCKET_IO = 2
 /**
  * How far short of the storing floor ours may fall and still be priced by the floor's own miss:
  * about one step of the saturation search, whose steps grow by √2 near the knee; the same factor
- * for a p99. Further short, the floor's miss explains a part of the gap, not the gap.
+ * for a p99. Further short, the floor's miss explains a part of the gap, not the gap. Ours past the
+ * floor prices nothing either way: ours stores too, so that run of the floor was held back by
+ * something other than storing (a stall of the machine's), and bounds nothing.
  */
 const WITHIN_FLOOR = Math.SQRT2
 
@@ -134,7 +136,7 @@ function saturationTargets(context: WhyContext): TargetCheck[] {
  * A throughput target not met, when the storing floor (the bare ws server storing first, on as
  * many nodes as ours) held less than it asks for too: `beyond this machine` while ours held within
  * `WITHIN_FLOOR` of that floor, else still not met, saying the rest of the gap is ours. Undefined
- * when the floor does not price the target (it met it, or did not run).
+ * when the floor does not price the target (it met it, did not run, or held less than ours).
  */
 function pricedByStoringFloor(
   check: TargetCheck,
@@ -147,8 +149,9 @@ function pricedByStoringFloor(
   if (check.status !== 'not met' || held === undefined || held.deliveredPerSecond >= required) {
     return undefined
   }
-  const shortOf = storingFloorShortOf(held, required, floor.database, floor.nodes)
   const times = (ours ?? 0) / held.deliveredPerSecond
+  if (times > 1) return undefined
+  const shortOf = storingFloorShortOf(held, required, floor.database, floor.nodes)
   return times * WITHIN_FLOOR >= 1
     ? { ...check, status: 'beyond this machine', why: `${shortOf} ${why()}` }
     : { ...check, why: `${shortOf} ${shortOfTheFloor(times, 'held')} ${why()}` }
@@ -213,7 +216,12 @@ function fanOutTargets(context: WhyContext): TargetCheck[] {
       }
     }
     const floor = storingFloorAtFanOutRow(results, database)
-    if (check.status === 'not met' && floor !== undefined && floor.p99Ms > socketIo) {
+    if (
+      check.status === 'not met' &&
+      floor !== undefined &&
+      floor.p99Ms > socketIo &&
+      ours >= floor.p99Ms
+    ) {
       const verdict = storingFloorVerdict(floor, socketIo, database)
       const times = ours / floor.p99Ms
       return times <= WITHIN_FLOOR
