@@ -97,10 +97,10 @@ export function serverInfo(driver: ServerDriver): ServerInfo {
   }
 }
 
-/** Starts the server, runs `work` against it, and always stops it. */
-export async function withServer<T>(
-  driver: ServerDriver,
-  work: (server: RunningServer) => Promise<T>,
+/** Starts the server, once the disk has settled, runs `work` against it, and always stops it. */
+export async function withServer<S extends RunningServer, T>(
+  driver: { start(): Promise<S> },
+  work: (server: S) => Promise<T>,
 ): Promise<T> {
   await writeOutDirtyPages()
   const server = await driver.start()
