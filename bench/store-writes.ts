@@ -21,6 +21,7 @@ import type { Database } from '../src/store/schema.js'
 import { openSqliteStore, SqliteMessageAppender } from '../src/store/sqlite.js'
 import { MESSAGE_TEXT, textMessage } from './message.js'
 import { openMessageRowFile, type MessageRow } from './message-row.js'
+import { seedSessionsOfTwo } from './seed-sessions.js'
 
 const MESSAGES = Number(process.argv[2] ?? 20_000)
 const BATCHES = [1, 4, 16]
@@ -105,39 +106,7 @@ function logPagesByTree(writer: Writer): Map<string, number> {
 /** Our schema and our appender, on a connection set up as the server's, minus its checkpointer. */
 async function ourAppender(file: string): Promise<Writer> {
   const store = await openSqliteStore({ file, synchronous: 'NORMAL' })
-  const now = Date.now()
-  const sessions: Array<{ id: string; senders: [string, string] }> = []
-  for (let i = 0; i < SESSIONS; i++) {
-    const senders: [string, string] = [newId(), newId()]
-    for (const id of senders) {
-      await store.users.insert({
-        id,
-        email: `${id}@bench.invalid`,
-        full_name: null,
-        role: 'user',
-        password_hash: null,
-        external_issuer: null,
-        external_subject: null,
-        created_at: now,
-      })
-    }
-    const id = newId()
-    await store.sessions.insert({
-      id,
-      title: 'Store writes',
-      status: 'active',
-      initiator_id: senders[0],
-      assigned_agent_id: null,
-      created_at: now,
-      started_at: null,
-      closed_at: null,
-      closed_by: null,
-      last_seq: 0,
-      last_message_at: null,
-      last_activity_at: now,
-    })
-    sessions.push({ id, senders })
-  }
+  const sessions = await seedSessionsOfTwo(store, SESSIONS, 'Store writes', newId)
   await store.close()
 
   const database = new SqliteDatabase(file)

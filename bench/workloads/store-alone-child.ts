@@ -15,6 +15,7 @@ import type * as SqliteModule from '../../src/store/sqlite.js'
 import type { NewMessage } from '../../src/store/store.js'
 import { textMessage } from '../message.js'
 import type { StoreAloneResult } from '../results.js'
+import { seedSessionsOfTwo } from '../seed-sessions.js'
 
 const [buildDir, dataDir, sessionsArg, batchArg, messagesArg] = process.argv.slice(2)
 const [sessionCount, batch, messages] = [sessionsArg, batchArg, messagesArg].map(Number) as [
@@ -31,39 +32,7 @@ const store = await openSqliteStore({
   synchronous: 'NORMAL',
 })
 
-const now = Date.now()
-const sessions: Array<{ id: string; senders: [string, string] }> = []
-for (let i = 0; i < sessionCount; i++) {
-  const senders: [string, string] = [newId(), newId()]
-  for (const [n, id] of senders.entries()) {
-    await store.users.insert({
-      id,
-      email: `store-alone-${i}-${n}@bench.invalid`,
-      full_name: null,
-      role: 'user',
-      password_hash: null,
-      external_issuer: null,
-      external_subject: null,
-      created_at: now,
-    })
-  }
-  const id = newId()
-  await store.sessions.insert({
-    id,
-    title: 'Store alone',
-    status: 'active',
-    initiator_id: senders[0],
-    assigned_agent_id: null,
-    created_at: now,
-    started_at: null,
-    closed_at: null,
-    closed_by: null,
-    last_seq: 0,
-    last_message_at: null,
-    last_activity_at: now,
-  })
-  sessions.push({ id, senders })
-}
+const sessions = await seedSessionsOfTwo(store, sessionCount, 'Store alone', newId)
 
 let sent = 0
 /** A message as the saturation workload's generator sends it: its clients take turns. */
