@@ -262,7 +262,8 @@ function prepareStatements(db: SqliteDatabase.Database) {
           created_at)
        select ?, id, last_seq + 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
          from chat_sessions where id = ? and status = 'active'
-       on conflict (chat_session_id, sender_id, client_message_id) do nothing`,
+       on conflict (client_message_id, chat_session_id, sender_id)
+         where client_message_id is not null do nothing`,
     ),
     nextSeq: db.prepare<[number, number, string], { last_seq: number }>(
       `update chat_sessions
