@@ -18,6 +18,7 @@ import { ChatApiError, ChatSocketError } from './errors.js'
 import { Outbox, type OutgoingFrame } from './outbox.js'
 import { RestClient } from './rest-client.js'
 import { SessionFeed } from './session-feed.js'
+import { timeOrderedId } from './time-ordered-id.js'
 import { TypingThrottle, type TypingThrottleOptions } from './typing-throttle.js'
 
 /** CONTRACT.md: a frame over 64 KiB closes the socket (1009); such a send is refused up front. */
@@ -55,7 +56,7 @@ export interface ChatClientOptions {
   typing?: TypingThrottleOptions
   /** A silent connection is replaced after two of these (ms). Default 25 000; 0 turns it off. */
   pingIntervalMs?: number
-  /** Makes each send's `client_message_id`. Default: `crypto.randomUUID()`. */
+  /** Makes each send's `client_message_id`. Default: `timeOrderedId` (a UUID version 7). */
   newId?: () => string
 }
 
@@ -170,7 +171,7 @@ export class ChatClient {
     this.#form = options.socketForm ?? 'per-session'
     this.#backoff = options.backoff ?? {}
     this.#pingIntervalMs = options.pingIntervalMs ?? 25_000
-    this.#newId = options.newId ?? (() => globalThis.crypto.randomUUID())
+    this.#newId = options.newId ?? (() => timeOrderedId())
     this.#outbox = new Outbox({
       transmit: (frame) => this.#transmit(frame.chat_session_id, frame),
       retry: this.#backoff,

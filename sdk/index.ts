@@ -45,6 +45,7 @@ export {
   type TokenReply,
 } from './rest-client.js'
 export { messageFrameOf } from './session-feed.js'
+export { timeOrderedId } from './time-ordered-id.js'
 export { TypingThrottle, type TypingThrottleOptions } from './typing-throttle.js'
 export { CloseCode } from '../src/realtime/close-codes.js'
 export type { Message, Participant, Session, WsStats } from '../src/chat/chat.schemas.js'
