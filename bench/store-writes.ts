@@ -40,7 +40,11 @@ interface Writer {
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'store-writes-'))
 try {
-  const writers = [await ourAppender(path.join(dir, 'chat.db')), floor(path.join(dir, 'floor.db'))]
+  const writers = [
+    await ourAppender(path.join(dir, 'chat.db'), true),
+    await ourAppender(path.join(dir, 'plain.db'), false),
+    floor(path.join(dir, 'floor.db')),
+  ]
   console.log(`${MESSAGES.toLocaleString('en')} messages per row, ${SESSIONS} sessions of two\n`)
   console.log(
     '| batch | store | pages per commit | pages per message | CPU µs per message (kernel) |',
@@ -103,8 +107,12 @@ function logPagesByTree(writer: Writer): Map<string, number> {
   return pages
 }
 
-/** Our schema and our appender, on a connection set up as the server's, minus its checkpointer. */
-async function ourAppender(file: string): Promise<Writer> {
+/**
+ * Our schema and our appender, on a connection set up as the server's, minus its checkpointer.
+ * With `clientIds`, each message carries a `client_message_id` from a counter, as the load
+ * generator sends them (and, time-ordered, the SDK); without, as the guide's clients send.
+ */
+async function ourAppender(file: string, clientIds: boolean): Promise<Writer> {
   const store = await openSqliteStore({ file, synchronous: 'NORMAL' })
   const sessions = await seedSessionsOfTwo(store, SESSIONS, 'Store writes', newId)
   await store.close()
@@ -121,7 +129,7 @@ async function ourAppender(file: string): Promise<Writer> {
   )
   let sent = 0
   return {
-    name: 'ours',
+    name: clientIds ? 'ours' : 'ours, no client ids',
     file,
     database,
     storeGroup: async (count) => {
@@ -133,7 +141,7 @@ async function ourAppender(file: string): Promise<Writer> {
             id: newId(),
             chat_session_id: session.id,
             sender_id: session.senders[client & 1]!,
-            client_message_id: sent.toString(36),
+            client_message_id: clientIds ? sent.toString(36) : null,
             created_at: Date.now(),
           }),
         )
