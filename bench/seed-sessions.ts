@@ -1,4 +1,5 @@
 import type { Store } from '../src/store/store.js'
+import { sessionRecord, userRecord } from '../src/testing/records.js'
 
 export interface SessionOfTwo {
   id: string
@@ -16,38 +17,13 @@ export async function seedSessionsOfTwo(
   title: string,
   newId: () => string,
 ): Promise<SessionOfTwo[]> {
-  const now = Date.now()
   const sessions: SessionOfTwo[] = []
   for (let i = 0; i < count; i++) {
     const senders: [string, string] = [newId(), newId()]
-    for (const id of senders) {
-      await store.users.insert({
-        id,
-        email: `${id}@bench.invalid`,
-        full_name: null,
-        role: 'user',
-        password_hash: null,
-        external_issuer: null,
-        external_subject: null,
-        created_at: now,
-      })
-    }
-    const id = newId()
-    await store.sessions.insert({
-      id,
-      title,
-      status: 'active',
-      initiator_id: senders[0],
-      assigned_agent_id: null,
-      created_at: now,
-      started_at: null,
-      closed_at: null,
-      closed_by: null,
-      last_seq: 0,
-      last_message_at: null,
-      last_activity_at: now,
-    })
-    sessions.push({ id, senders })
+    for (const id of senders) await store.users.insert(userRecord({ id }))
+    const session = sessionRecord(senders[0], { id: newId(), title })
+    await store.sessions.insert(session)
+    sessions.push({ id: session.id, senders })
   }
   return sessions
 }
