@@ -14,17 +14,18 @@ import { sql, SqliteAdapter, type Kysely } from 'kysely'
  */
 const CONSTRAINT = 'chat_messages_client_id'
 const COLUMNS = ['client_message_id', 'chat_session_id', 'sender_id'] as const
+const OLD_COLUMNS = ['chat_session_id', 'sender_id', 'client_message_id'] as const
+/** The old constraint as SQLite keeps it in the table's definition (written by migration 001). */
+const OLD_CONSTRAINT_SQL = `, constraint "${CONSTRAINT}" unique (${OLD_COLUMNS.map((c) => `"${c}"`).join(', ')})`
 
 export async function up(db: Kysely<unknown>): Promise<void> {
   if (isSqlite(db)) {
     await db.transaction().execute(async (trx) => {
-      await rebuildMessages(trx, (definition) => {
-        const without = definition.replace(
-          /, constraint "chat_messages_client_id" unique \("chat_session_id", "sender_id", "client_message_id"\)/,
-          '',
-        )
-        return without === definition ? undefined : without
-      })
+      await rebuildMessages(trx, (definition) =>
+        definition.includes(OLD_CONSTRAINT_SQL)
+          ? definition.replace(OLD_CONSTRAINT_SQL, '')
+          : undefined,
+      )
       await createClientIdIndex(trx)
     })
     return
@@ -34,23 +35,18 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {
-  await db.schema.dropIndex(CONSTRAINT).execute()
   if (isSqlite(db)) {
-    await db
-      .transaction()
-      .execute((trx) =>
-        rebuildMessages(trx, (definition) =>
-          definition.replace(
-            /\)$/,
-            ', constraint "chat_messages_client_id" unique ("chat_session_id", "sender_id", "client_message_id"))',
-          ),
-        ),
-      )
+    await db.transaction().execute(async (trx) => {
+      await trx.schema.dropIndex(CONSTRAINT).execute()
+      // The table's definition ends with the parenthesis that closes its columns.
+      await rebuildMessages(trx, (definition) => `${definition.slice(0, -1)}${OLD_CONSTRAINT_SQL})`)
+    })
     return
   }
+  await db.schema.dropIndex(CONSTRAINT).execute()
   await db.schema
     .alterTable('chat_messages')
-    .addUniqueConstraint(CONSTRAINT, ['chat_session_id', 'sender_id', 'client_message_id'])
+    .addUniqueConstraint(CONSTRAINT, [...OLD_COLUMNS])
     .execute()
 }
 
