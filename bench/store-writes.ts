@@ -18,7 +18,7 @@ import SqliteDatabase from 'better-sqlite3'
 import { Kysely, SqliteDialect } from 'kysely'
 import { newId } from '../src/ids.js'
 import type { Database } from '../src/store/schema.js'
-import { openSqliteStore, SqliteMessageAppender } from '../src/store/sqlite.js'
+import { openSqliteDatabase, openSqliteStore, SqliteMessageAppender } from '../src/store/sqlite.js'
 import { MESSAGE_TEXT, textMessage } from './message.js'
 import { openMessageRowFile, type MessageRow } from './message-row.js'
 import { seedSessionsOfTwo } from './seed-sessions.js'
@@ -117,11 +117,7 @@ async function ourAppender(file: string, clientIds: boolean): Promise<Writer> {
   const sessions = await seedSessionsOfTwo(store, SESSIONS, 'Store writes', newId)
   await store.close()
 
-  const database = new SqliteDatabase(file)
-  for (const pragma of ['journal_mode = WAL', 'synchronous = NORMAL', 'foreign_keys = ON']) {
-    database.pragma(pragma)
-  }
-  database.pragma('cache_size = -65536')
+  const database = openSqliteDatabase({ file, synchronous: 'NORMAL' })
   database.pragma('wal_autocheckpoint = 0')
   const appender = new SqliteMessageAppender(
     database,

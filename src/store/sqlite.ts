@@ -17,16 +17,7 @@ export interface SqliteStoreOptions {
 
 /** The embedded default: one file, WAL mode, nothing to install. */
 export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqlStore> {
-  if (options.file !== ':memory:') fs.mkdirSync(path.dirname(options.file), { recursive: true })
-  const database = new SqliteDatabase(options.file)
-  database.pragma('journal_mode = WAL')
-  database.pragma(`synchronous = ${options.synchronous}`)
-  database.pragma('foreign_keys = ON')
-  database.pragma('busy_timeout = 5000')
-  // Reads of a hot database come from memory: a 64 MB page cache and a memory-mapped file.
-  database.pragma('cache_size = -65536')
-  database.pragma('mmap_size = 268435456')
-
+  const database = openSqliteDatabase(options)
   const db = new Kysely<Database>({
     dialect: new SqliteDialect({ database: withStatementCache(database) }),
   })
@@ -47,6 +38,20 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqlS
     await db.destroy()
   }
   return new SqlStore('sqlite', db, appender, close)
+}
+
+/** The store's connection to its file, set up as the store runs it (the bench opens one too). */
+export function openSqliteDatabase(options: SqliteStoreOptions): SqliteDatabase.Database {
+  if (options.file !== ':memory:') fs.mkdirSync(path.dirname(options.file), { recursive: true })
+  const database = new SqliteDatabase(options.file)
+  database.pragma('journal_mode = WAL')
+  database.pragma(`synchronous = ${options.synchronous}`)
+  database.pragma('foreign_keys = ON')
+  database.pragma('busy_timeout = 5000')
+  // Reads of a hot database come from memory: a 64 MB page cache and a memory-mapped file.
+  database.pragma('cache_size = -65536')
+  database.pragma('mmap_size = 268435456')
+  return database
 }
 
 /**
