@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto'
-import SqliteDatabase from 'better-sqlite3'
 import { Kysely, PostgresDialect, sql, SqliteDialect } from 'kysely'
 import pg from 'pg'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -7,6 +6,7 @@ import { newMessage, sessionRecord, userRecord } from '../testing/records.js'
 import { testDatabase } from '../testing/test-app.js'
 import { migrateTo } from './migrate.js'
 import type { Database } from './schema.js'
+import { openSqliteDatabase } from './sqlite.js'
 
 /** An empty database of the kind under test, and how to read it raw. */
 async function emptyDatabase(): Promise<{
@@ -15,9 +15,9 @@ async function emptyDatabase(): Promise<{
   drop: () => Promise<void>
 }> {
   if (testDatabase === 'sqlite') {
-    const db = new Kysely<Database>({
-      dialect: new SqliteDialect({ database: new SqliteDatabase(':memory:') }),
-    })
+    // Set up as the store runs it, foreign keys on: the rebuild drops and renames a child table.
+    const database = openSqliteDatabase({ file: ':memory:', synchronous: 'NORMAL' })
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) })
     return { db, schema: undefined, drop: () => db.destroy() }
   }
   const schema = `migrate_${randomBytes(6).toString('hex')}`
