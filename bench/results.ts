@@ -1,6 +1,6 @@
 import type { CpuProfileChoice } from './options.js'
 import type { ComparedRevision } from './servers/server-build.js'
-import type { DatabaseKind } from './servers/bench-database.js'
+import type { DatabaseKind, PostgresWork } from './servers/bench-database.js'
 import type { ServerCounters, ServerKind, SessionShape } from './servers/server-driver.js'
 
 /** Everything a run measured; written as `<stamp>.raw.json` beside the report it is drawn from. */
@@ -81,6 +81,8 @@ export interface Measured {
   serverRssBytes: number
   /** What our nodes counted of themselves during the window (see `ServerCounters`). */
   serverCounters?: ServerCounters
+  /** For a server storing in PostgreSQL: what PostgreSQL did during the window, drain included. */
+  postgresWork?: PostgresWork
 }
 
 export interface SteadyResult {

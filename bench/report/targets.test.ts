@@ -244,6 +244,39 @@ describe('the many-node target', () => {
     )
   })
 
+  it("sets what PostgreSQL did per message for ours beside the floor's, when it could say", () => {
+    const run = results(40)
+    const floor = row(
+      'scale-out',
+      { ...postgresFloor, id: 'bare-ws-postgres-redis-3', nodes: 3 },
+      held(4_000, { server: 0.8, generator: 0.2, postgres: 0.3 }),
+    )
+    run.scaleOut.push(floor)
+    const withoutCounts = manyNodes(run).why
+    // Ours stored 7,500 messages in its window at 1,500/s; the floor 20,000 at 4,000/s.
+    const ours = run.scaleOut.find((candidate) => candidate.server.id === ourThreeNodes.id)!
+    ours.held!.postgresWork = {
+      commits: 3_000,
+      rowsUpdated: 15_000,
+      walRecords: 75_000,
+      walBytes: 7_500_000,
+    }
+    floor.held!.postgresWork = {
+      commits: 10_000,
+      rowsUpdated: 0,
+      walRecords: 50_000,
+      walBytes: 6_000_000,
+    }
+
+    expect(withoutCounts).not.toContain('PostgreSQL counted')
+    expect(manyNodes(run).why).toContain(
+      'Per message stored, PostgreSQL counted 10.0 log records (1,000 bytes), 2.00 row updates ' +
+        'and 0.40 commits for ours, and 2.5 log records (300 bytes), 0.00 row updates and 0.50 ' +
+        'commits for the bare ws server storing in it (its own statistics over the window, drain ' +
+        'included).',
+    )
+  })
+
   it('is not priced by the one-node floor of the saturation search', () => {
     const run = results(40)
     run.saturation.push(

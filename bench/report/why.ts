@@ -42,6 +42,7 @@ export function saturationWhy(context: WhyContext, database: 'sqlite' | 'postgre
     ...searchAccount(row, results.machine.cores),
     costPerDelivery(row.held, baselinesHeld(results)),
     storingFloorAtSaturation(results, row, database),
+    postgresWorkAccount(row.held, storingFloorRow(results.saturation, database)?.held),
     database === 'sqlite' ? storeAloneAccount(results) : undefined,
     profileAccount(context.profiles, 'saturation', id),
   ]
@@ -73,6 +74,7 @@ export function fanOutWhy(context: WhyContext, database: 'sqlite' | 'postgres'):
     storeWaitAccount(m, theirs.p99Ms),
     database === 'sqlite' ? diskAccount(results, m) : undefined,
     storingFloorAtFanOut(results, m, theirs.p99Ms, database),
+    postgresWorkAccount(m, storingFloorAtFanOutRow(results, database)),
     commitAloneAccount(commitAlone(results, database)),
     database === 'sqlite' ? storingAtFanOutAccount(results, m) : undefined,
     profileAccount(context.profiles, 'fan-out', id),
@@ -394,9 +396,44 @@ export function scaleOutWhy(
       socketIo?.held === undefined ? [] : [{ name: 'Socket.IO', held: socketIo.held }],
     ) ?? '',
     storingFloorOnManyNodesAccount(results, ours, socketIo) ?? '',
+    postgresWorkAccount(
+      ours.held,
+      ours.server.database === undefined
+        ? undefined
+        : storingFloorOnManyNodes(results, ours.server.database)?.held,
+    ) ?? '',
     profileAccount(context.profiles, 'scale-out', ours.server.id) ?? '',
   )
   return parts.filter((part) => part !== '').join(' ')
+}
+
+/**
+ * What PostgreSQL did for each message stored in a window of ours, by its own statistics (records
+ * written to its log, rows updated, commits), beside the same for the bare ws server storing in it:
+ * the storing floor writes one row with one index per message, so what ours asks of PostgreSQL
+ * beyond that is ours. Undefined unless ours stored in PostgreSQL and it could say.
+ */
+function postgresWorkAccount(
+  ours: Measured | undefined,
+  floor: Measured | undefined,
+): string | undefined {
+  const perMessage = (m: Measured | undefined) => {
+    const work = m?.postgresWork
+    const stored = m === undefined ? 0 : m.sent - m.refused
+    if (work === undefined || stored <= 0) return undefined
+    return (
+      `${(work.walRecords / stored).toFixed(1)} log records (${count(work.walBytes / stored)} ` +
+      `bytes), ${(work.rowsUpdated / stored).toFixed(2)} row updates and ` +
+      `${(work.commits / stored).toFixed(2)} commits`
+    )
+  }
+  const [theirs, mine] = [perMessage(floor), perMessage(ours)]
+  if (mine === undefined) return undefined
+  return (
+    `Per message stored, PostgreSQL counted ${mine} for ours` +
+    (theirs === undefined ? '' : `, and ${theirs} for the bare ws server storing in it`) +
+    ' (its own statistics over the window, drain included).'
+  )
 }
 
 /** What the storing floor held on as many nodes as ours, and ours against it. */

@@ -2,7 +2,12 @@ import { randomUUID } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import type { SessionSpec } from '../load/worker-protocol.js'
-import { createBenchDatabase, type DatabaseKind } from './bench-database.js'
+import {
+  createBenchDatabase,
+  readPostgresWork,
+  type DatabaseKind,
+  type PostgresWork,
+} from './bench-database.js'
 import { ChildServer } from './child-server.js'
 import {
   nodeFor,
@@ -95,7 +100,7 @@ export class BaselineDriver implements ServerDriver {
       await storage.dispose()
       throw error
     }
-    return new RunningBaseline(nodes, this.kind, storage.dispose)
+    return new RunningBaseline(nodes, this.kind, storage)
   }
 
   #env(): Record<string, string> {
@@ -103,29 +108,45 @@ export class BaselineDriver implements ServerDriver {
   }
 
   /** A fresh database every start, so no run inherits another's rows. */
-  async #storage(): Promise<{ env: Record<string, string>; dispose: () => Promise<void> }> {
+  async #storage(): Promise<BaselineStorage> {
     const none = async () => undefined
     if (this.kind === 'bare-ws-sqlite') {
       const folder = fs.mkdtempSync(path.join(this.options.workDir, `${this.id}-`))
       return { env: { SQLITE_FILE: path.join(folder, 'messages.db') }, dispose: none }
     }
     if (this.kind === 'bare-ws-postgres') {
+      const postgresUrl = this.options.postgresUrl ?? ''
       const database = await createBenchDatabase('postgres', {
         workDir: this.options.workDir,
-        postgresUrl: this.options.postgresUrl ?? '',
+        postgresUrl,
       })
-      return { env: { POSTGRES_URL: database.url }, dispose: () => database.dispose() }
+      return {
+        env: { POSTGRES_URL: database.url },
+        dispose: () => database.dispose(),
+        readPostgresWork: () => readPostgresWork(postgresUrl),
+      }
     }
     return { env: {}, dispose: none }
   }
 }
 
+/** Where a baseline keeps its messages: the environment that says so, and its cleanup. */
+interface BaselineStorage {
+  env: Record<string, string>
+  dispose: () => Promise<void>
+  readPostgresWork?: () => Promise<PostgresWork | undefined>
+}
+
 class RunningBaseline implements RunningServer {
+  readonly readPostgresWork?: () => Promise<PostgresWork | undefined>
+
   constructor(
     readonly nodes: readonly ChildServer[],
     readonly kind: BaselineKind,
-    private readonly disposeStorage: () => Promise<void>,
-  ) {}
+    private readonly storage: BaselineStorage,
+  ) {
+    if (storage.readPostgresWork !== undefined) this.readPostgresWork = storage.readPostgresWork
+  }
 
   async prepareSessions(shape: SessionShape): Promise<SessionSpec[]> {
     return Array.from({ length: shape.sessions }, (_, sessionIndex) => {
@@ -141,7 +162,7 @@ class RunningBaseline implements RunningServer {
 
   async stop(): Promise<void> {
     await Promise.all(this.nodes.map((node) => node.stop()))
-    await this.disposeStorage()
+    await this.storage.dispose()
   }
 
   #socketUrl(port: number, sessionId: string): string {

@@ -18,6 +18,57 @@ export type BenchDatabase =
   | { kind: 'sqlite'; url: string; file: string; dispose(): Promise<void> }
   | { kind: 'postgres'; url: string; baseUrl: string; schema: string; dispose(): Promise<void> }
 
+/**
+ * What PostgreSQL has done since it started, as its own statistics count it, over every database:
+ * read around a window, the difference is what the server under test made it do, since only one
+ * runs at a time (a checkpoint or autovacuum in the window adds theirs).
+ */
+export interface PostgresWork {
+  commits: number
+  rowsUpdated: number
+  /** Records written to the write-ahead log (`pg_stat_wal`), and their bytes. */
+  walRecords: number
+  walBytes: number
+}
+
+/** Undefined when PostgreSQL cannot say (no `pg_stat_wal` before PostgreSQL 14, or unreachable). */
+export async function readPostgresWork(url: string): Promise<PostgresWork | undefined> {
+  try {
+    const { rows } = await withPostgres(url, (client) =>
+      client.query<Record<keyof PostgresWork, string>>(
+        `select (select sum(xact_commit) from pg_stat_database) as "commits",
+                (select sum(tup_updated) from pg_stat_database) as "rowsUpdated",
+                wal_records as "walRecords", wal_bytes as "walBytes"
+           from pg_stat_wal`,
+      ),
+    )
+    const row = rows[0]
+    if (row === undefined) return undefined
+    return {
+      commits: Number(row.commits),
+      rowsUpdated: Number(row.rowsUpdated),
+      walRecords: Number(row.walRecords),
+      walBytes: Number(row.walBytes),
+    }
+  } catch {
+    return undefined
+  }
+}
+
+/** What PostgreSQL did between two reads; undefined unless both were read. */
+export function postgresWorkSince(
+  before: PostgresWork | undefined,
+  after: PostgresWork | undefined,
+): PostgresWork | undefined {
+  if (before === undefined || after === undefined) return undefined
+  return {
+    commits: after.commits - before.commits,
+    rowsUpdated: after.rowsUpdated - before.rowsUpdated,
+    walRecords: after.walRecords - before.walRecords,
+    walBytes: after.walBytes - before.walBytes,
+  }
+}
+
 export async function createBenchDatabase(
   kind: DatabaseKind,
   options: { workDir: string; postgresUrl: string },

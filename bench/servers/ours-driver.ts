@@ -5,8 +5,10 @@ import type { SessionSpec } from '../load/worker-protocol.js'
 import {
   createBenchDatabase,
   DATABASE_NAMES,
+  readPostgresWork,
   type BenchDatabase,
   type DatabaseKind,
+  type PostgresWork,
 } from './bench-database.js'
 import { ChatApi, mapConcurrent } from './chat-api.js'
 import { ChildServer } from './child-server.js'
@@ -248,6 +250,10 @@ export class RunningOurs implements RunningServer {
         return `ws://${address}/api/v1/chat/ws/${id}?token=${user.token}`
       }),
     }))
+  }
+
+  async readPostgresWork(): Promise<PostgresWork | undefined> {
+    return this.database.kind === 'postgres' ? readPostgresWork(this.database.baseUrl) : undefined
   }
 
   async readCounters(): Promise<ServerCounters | undefined> {

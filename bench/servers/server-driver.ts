@@ -1,4 +1,4 @@
-import type { DatabaseKind } from './bench-database.js'
+import type { DatabaseKind, PostgresWork } from './bench-database.js'
 import type { WireName } from '../load/wire.js'
 import type { SessionSpec } from '../load/worker-protocol.js'
 import type { ChildServer } from './child-server.js'
@@ -53,6 +53,8 @@ export interface RunningServer {
    * for a build older than these counters.
    */
   readCounters?(): Promise<ServerCounters | undefined>
+  /** For a server storing in PostgreSQL: what PostgreSQL has done so far (see `PostgresWork`). */
+  readPostgresWork?(): Promise<PostgresWork | undefined>
   stop(): Promise<void>
 }
 

@@ -12,6 +12,7 @@ import {
   sampleServices,
   servicesCoresUsed,
 } from '../servers/process-meter.js'
+import { postgresWorkSince } from '../servers/bench-database.js'
 import { histogramSince, type RunningServer, type ServerDriver } from '../servers/server-driver.js'
 
 /** Sends `ratePerSecond` for `durationMs` and reads the server's and the generator's cost alike. */
@@ -22,6 +23,8 @@ export async function measureWindow(
   durationMs: number,
   drainMs: number,
 ): Promise<Measured> {
+  // Read first and last: its query costs PostgreSQL a connection, which the window should not.
+  const postgresBefore = await server.readPostgresWork?.()
   const servicesBefore = sampleServices()
   const machineBefore = sampleMachine()
   const before = server.nodes.map((node) => node.sample())
@@ -33,6 +36,7 @@ export async function measureWindow(
   const countersAfter = await server.readCounters?.()
   const machineAfter = sampleMachine()
   const servicesAfter = sampleServices()
+  const postgresWork = postgresWorkSince(postgresBefore, await server.readPostgresWork?.())
   const seconds = durationMs / 1_000
   const eventLoops = before.map((sample, index) => ({
     cores: mainThreadCoresUsed(sample, after[index]!),
@@ -69,6 +73,7 @@ export async function measureWindow(
     machineCores: machineCoresUsed(machineBefore, machineAfter),
     serviceCores: servicesCoresUsed(servicesBefore, servicesAfter),
     serverRssBytes: after.reduce((sum, sample) => sum + sample.rssBytes, 0),
+    ...(postgresWork !== undefined && { postgresWork }),
     ...(countersBefore !== undefined &&
       countersAfter !== undefined && {
         serverCounters: {
