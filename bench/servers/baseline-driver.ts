@@ -138,14 +138,14 @@ interface BaselineStorage {
 }
 
 class RunningBaseline implements RunningServer {
-  readonly readPostgresWork?: () => Promise<PostgresWork | undefined>
-
   constructor(
     readonly nodes: readonly ChildServer[],
     readonly kind: BaselineKind,
     private readonly storage: BaselineStorage,
-  ) {
-    if (storage.readPostgresWork !== undefined) this.readPostgresWork = storage.readPostgresWork
+  ) {}
+
+  async readPostgresWork(): Promise<PostgresWork | undefined> {
+    return this.storage.readPostgresWork?.()
   }
 
   async prepareSessions(shape: SessionShape): Promise<SessionSpec[]> {

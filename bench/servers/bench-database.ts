@@ -51,6 +51,7 @@ export async function readPostgresWork(url: string): Promise<PostgresWork | unde
       walBytes: Number(row.walBytes),
     }
   } catch {
+    // These figures only add to a window's account; the window stands without them.
     return undefined
   }
 }
