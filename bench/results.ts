@@ -183,10 +183,18 @@ export interface HistoryResult {
 
 export type HistoryQueryKind = 'newest page' | 'offset deep' | 'cursor deep'
 
+/** A stretch of time on the monotonic clock, in microseconds: the clock V8's CPU profiles use. */
+export interface ClockWindow {
+  fromUs: number
+  toUs: number
+}
+
 export interface ProfileRun {
   workload: string
   server: ServerInfo
   files: string[]
+  /** The windows measured while it ran; the summary and the flame graph count only these. */
+  windows: ClockWindow[]
 }
 
 export interface NotRun {

@@ -20,7 +20,7 @@ import type { DriverOptions, ServerDriver } from './servers/server-driver.js'
 import type { WorkloadContext } from './workloads/context.js'
 import { runHistory } from './workloads/history.js'
 import { runIdle } from './workloads/idle.js'
-import { serverInfo } from './workloads/measure.js'
+import { measuredWindows, serverInfo } from './workloads/measure.js'
 import { nginxRowsProblem } from './workloads/nginx.js'
 import { runSaturation } from './workloads/saturation.js'
 import { runStoreAlone } from './workloads/store-alone.js'
@@ -173,6 +173,7 @@ export async function runSuite(
     const attempt = async (workload: string, driver: ServerDriver, work: () => Promise<void>) => {
       log(`${workload}: ${driver.label}`)
       const earlierProfiles = new Set(profileDir === undefined ? [] : listCpuProfiles(profileDir))
+      const earlierWindows = measuredWindows().length
       try {
         await work()
       } catch (error) {
@@ -183,7 +184,8 @@ export async function runSuite(
       if (profileDir !== undefined && driver.isProfiled) {
         const files = listCpuProfiles(profileDir).filter((file) => !earlierProfiles.has(file))
         if (files.length > 0) {
-          results.profileRuns.push({ workload, server: serverInfo(driver), files })
+          const windows = measuredWindows().slice(earlierWindows)
+          results.profileRuns.push({ workload, server: serverInfo(driver), files, windows })
         }
       }
     }

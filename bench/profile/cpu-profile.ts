@@ -1,18 +1,50 @@
 import fs from 'node:fs'
 import path from 'node:path'
-import type { ProfileRun, ServerInfo } from '../results.js'
+import type { ClockWindow, ProfileRun, ServerInfo } from '../results.js'
 
 /** The parts of a V8 `.cpuprofile` (what `node --cpu-prof` writes) that a summary needs. */
-interface CpuProfile {
-  nodes: Array<{
-    id: number
-    callFrame: { functionName: string; url: string; lineNumber: number }
-    children?: number[]
-  }>
+export interface CpuProfile {
+  nodes: CpuProfileNode[]
   samples: number[]
   timeDeltas: number[]
+  /** Microseconds on the monotonic clock, as `process.hrtime` reads it. */
   startTime: number
   endTime: number
+}
+
+export interface CallFrame {
+  functionName: string
+  url: string
+  lineNumber: number
+}
+
+export interface CpuProfileNode {
+  id: number
+  callFrame: CallFrame
+  children?: number[]
+}
+
+export function readCpuProfile(file: string): CpuProfile {
+  return JSON.parse(fs.readFileSync(file, 'utf8')) as CpuProfile
+}
+
+/**
+ * Calls `visit` for each sample taken inside `windows` (every sample when there are none), with
+ * the time until the next sample: the time spent where the sample was taken.
+ */
+export function forEachSample(
+  profile: CpuProfile,
+  windows: readonly ClockWindow[],
+  visit: (nodeId: number, micros: number) => void,
+): void {
+  let at = profile.startTime
+  profile.samples.forEach((id, index) => {
+    at += profile.timeDeltas[index] ?? 0
+    if (windows.length > 0 && !windows.some(({ fromUs, toUs }) => at >= fromUs && at <= toUs)) {
+      return
+    }
+    visit(id, profile.timeDeltas[index + 1] ?? 0)
+  })
 }
 
 export interface FunctionCost {
@@ -55,16 +87,21 @@ export const BUCKET_LABELS: Record<CostBucket, string> = {
   other: 'other',
 }
 
-const IDLE = '(idle)'
+export const IDLE = '(idle)'
 const GC = '(garbage collector)'
 
 /**
  * Self time per function: each sample is charged, for the time until the next one, to the
  * function on top of the stack. Native calls (a SQLite statement, a socket write) show as the
- * JavaScript function that made them, or as `(program)`.
+ * JavaScript function that made them, or as `(program)`. With `windows`, only the samples taken
+ * inside them count.
  */
-export function summariseCpuProfile(file: string, top = 15): ProfileSummary {
-  const profile = JSON.parse(fs.readFileSync(file, 'utf8')) as CpuProfile
+export function summariseCpuProfile(
+  file: string,
+  top = 15,
+  windows: readonly ClockWindow[] = [],
+): ProfileSummary {
+  const profile = readCpuProfile(file)
   const byId = new Map(profile.nodes.map((node) => [node.id, node]))
   const parentOf = new Map<number, number>()
   for (const node of profile.nodes) {
@@ -78,9 +115,7 @@ export function summariseCpuProfile(file: string, top = 15): ProfileSummary {
   let idleMicros = 0
   let gcMicros = 0
   let totalMicros = 0
-  profile.samples.forEach((id, index) => {
-    // The delta *after* sample i is the time spent where sample i was taken.
-    const micros = profile.timeDeltas[index + 1] ?? 0
+  forEachSample(profile, windows, (id, micros) => {
     const frame = byId.get(id)?.callFrame
     if (frame === undefined) return
     totalMicros += micros
@@ -137,22 +172,27 @@ export function summariseCpuProfile(file: string, top = 15): ProfileSummary {
  */
 function bucketOf(
   id: number,
-  byId: Map<number, CpuProfile['nodes'][number]>,
+  byId: Map<number, CpuProfileNode>,
   parentOf: Map<number, number>,
 ): CostBucket {
   for (let at: number | undefined = id; at !== undefined; at = parentOf.get(at)) {
     const frame = byId.get(at)?.callFrame
     if (frame === undefined) break
-    if (frame.functionName === GC) return 'GC'
-    if (frame.url === '') {
-      // (program), (root): V8's own work, not a native function called from a script.
-      if (frame.functionName.startsWith('(')) return 'other'
-      continue
-    }
-    if (frame.url === 'node:internal/worker') continue
-    return bucketOfScript(frame.url)
+    const bucket = bucketOfFrame(frame)
+    if (bucket !== undefined) return bucket
   }
   return 'other'
+}
+
+/** The bucket of a frame, or undefined when it is charged to its caller (a native function). */
+export function bucketOfFrame(frame: CallFrame): CostBucket | undefined {
+  if (frame.functionName === GC) return 'GC'
+  if (frame.url === '') {
+    // (program), (root): V8's own work, not a native function called from a script.
+    return frame.functionName.startsWith('(') ? 'other' : undefined
+  }
+  if (frame.url === 'node:internal/worker') return undefined
+  return bucketOfScript(frame.url)
 }
 
 function bucketOfScript(url: string): CostBucket {
@@ -209,7 +249,7 @@ export function addBuckets(all: Array<Record<CostBucket, number>>): Record<CostB
 }
 
 /** A short place for a URL: `ws/lib/sender.js:120`, `src/realtime/hub.js:88`, `node:net`. */
-function describeLocation(url: string, line: number): string {
+export function describeLocation(url: string, line: number): string {
   if (url === '') return '(native)'
   const withoutScheme = url.replace(/^file:\/\//, '')
   const packages = withoutScheme.lastIndexOf('/node_modules/')
@@ -241,17 +281,20 @@ export interface RunProfile {
   workload: string
   server: ServerInfo
   processes: ProfileSummary[]
+  /** Whether only the measured windows count (else the processes' whole lifetime). */
+  windowed: boolean
   /** Time the processes were not idle, summed over them, in ms. */
   busyMs: number
   buckets: Record<CostBucket, number>
 }
 
 export function summariseRun(run: ProfileRun): RunProfile {
-  const processes = run.files.map((file) => summariseCpuProfile(file))
+  const processes = run.files.map((file) => summariseCpuProfile(file, 15, run.windows))
   return {
     workload: run.workload,
     server: run.server,
     processes,
+    windowed: run.windows.length > 0,
     busyMs: processes.reduce((sum, process) => sum + process.durationMs - process.idleMs, 0),
     buckets: addBuckets(processes.map((process) => process.buckets)),
   }

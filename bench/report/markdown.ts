@@ -4,6 +4,7 @@ import {
   bucketShares,
   type RunProfile,
 } from '../profile/cpu-profile.js'
+import { flameGraphName } from '../profile/flame-graph.js'
 import type {
   BenchResults,
   CommitAloneResult,
@@ -32,6 +33,11 @@ export interface MarkdownOptions {
   chartPath: string
   /** The server CPU profiles of the run, summarised per server run (none without `--cpu-prof`). */
   profiles?: RunProfile[]
+  /**
+   * Where the runs' flame graphs are (`flameGraphName`), relative to the Markdown file, and which
+   * runs have one there; without it the report links none.
+   */
+  flameGraphs?: { dir: string; has: (profile: RunProfile) => boolean }
 }
 
 /** The report: targets first, then one table per workload, then the details behind them. */
@@ -100,7 +106,7 @@ export function renderMarkdown(results: BenchResults, options: MarkdownOptions):
   lines.push(
     ...stepsSection([...results.saturation, ...results.scaleOut, ...results.nginxSaturation]),
   )
-  if (profiles.length > 0) lines.push(...profileSection(profiles))
+  if (profiles.length > 0) lines.push(...profileSection(profiles, options.flameGraphs))
   return `${lines.join('\n')}\n`
 }
 
@@ -516,20 +522,29 @@ function stepsSection(rows: SaturationResult[]): string[] {
   return lines
 }
 
-function profileSection(profiles: RunProfile[]): string[] {
-  const lines = [
+function profileSection(
+  profiles: RunProfile[],
+  flameGraphs: MarkdownOptions['flameGraphs'],
+): string[] {
+  const link = (profile: RunProfile) =>
+    flameGraphs?.has(profile) ? `[svg](${flameGraphs.dir}/${flameGraphName(profile)})` : '–'
+  return [
     '## Where the time went: server CPU profiles',
     '',
-    'Each profiled server run (`node --cpu-prof`, over the process lifetime: start-up, sign-ups ' +
-      'and the workload; nodes summed), its busy time split into buckets. Native work is charged ' +
+    'Each profiled server run (`node --cpu-prof`; nodes summed), its busy time split into buckets, ' +
+      'over the windows the workload measured where it has them (fan-out, group, saturation and ' +
+      'the rows built on them: the load, not start-up or sign-ups), else over the process ' +
+      'lifetime (idle, history). Native work is charged ' +
       "to its caller: a SQLite statement to better-sqlite3 and our store's SQLite file, a socket's " +
       '`writev` to the stream that called it. The profile is of the main thread, the event loop, ' +
       'where our SQLite store runs its statements too; the thread that checkpoints SQLite (copies ' +
-      "its log back into the database file) is in the server's CPU figures but not here. Open a " +
-      '`.cpuprofile` in Chrome DevTools or speedscope for the flame graph.',
+      "its log back into the database file) is in the server's CPU figures but not here. Each " +
+      'run has a flame graph over the same samples, coloured by the same buckets (an SVG: open it ' +
+      'in a browser and hover a bar); the `.cpuprofile` files open in Chrome DevTools or ' +
+      'speedscope.',
     '',
-    `| Workload | Server | busy s |${COST_BUCKETS.map((bucket) => ` ${BUCKET_LABELS[bucket]} |`).join('')}`,
-    `| --- | --- | ---: |${' ---: |'.repeat(COST_BUCKETS.length)}`,
+    `| Workload | Server | busy s |${COST_BUCKETS.map((bucket) => ` ${BUCKET_LABELS[bucket]} |`).join('')} flame graph |`,
+    `| --- | --- | ---: |${' ---: |'.repeat(COST_BUCKETS.length)} --- |`,
     ...profiles.map((profile) => {
       const shares = new Map(bucketShares(profile.buckets).map((entry) => [entry.bucket, entry]))
       return `| ${[
@@ -537,12 +552,16 @@ function profileSection(profiles: RunProfile[]): string[] {
         profile.server.label,
         (profile.busyMs / 1_000).toFixed(1),
         ...COST_BUCKETS.map((bucket) => `${((shares.get(bucket)?.share ?? 0) * 100).toFixed(0)}%`),
+        link(profile),
       ].join(' | ')} |`
     }),
     '',
-    '<details><summary>Top functions by self time, per process</summary>',
-    '',
+    ...topFunctions(profiles),
   ]
+}
+
+function topFunctions(profiles: RunProfile[]): string[] {
+  const lines = ['<details><summary>Top functions by self time, per process</summary>', '']
   for (const profile of profiles) {
     for (const process of profile.processes) {
       const busy = process.durationMs - process.idleMs

@@ -740,7 +740,8 @@ function profileAccount(
 ): string | undefined {
   const profile = profiles.find((run) => run.workload === workload && run.server.id === serverId)
   if (profile === undefined || profile.busyMs <= 0) return undefined
-  return `Where its busy time went (CPU profile of this ${workload} run, ${(profile.busyMs / 1_000).toFixed(1)} s busy): ${describeShares(profile)}.`
+  const over = profile.windowed ? `${workload} run's measured windows` : `${workload} run`
+  return `Where its busy time went (CPU profile of this ${over}, ${(profile.busyMs / 1_000).toFixed(1)} s busy): ${describeShares(profile)}.`
 }
 
 /** `SQLite (better-sqlite3) 42%, socket writes (ws, writev) 24%, …`, buckets under 1% left out. */

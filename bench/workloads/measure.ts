@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import type { LoadGenerator } from '../load/load-generator.js'
-import type { Measured, ServerInfo } from '../results.js'
+import type { ClockWindow, Measured, ServerInfo } from '../results.js'
 import {
   busiestOtherThreadCoresUsed,
   coresUsed,
@@ -14,6 +14,18 @@ import {
 } from '../servers/process-meter.js'
 import { postgresWorkSince } from '../servers/bench-database.js'
 import { histogramSince, type RunningServer, type ServerDriver } from '../servers/server-driver.js'
+
+const windows: ClockWindow[] = []
+
+/**
+ * Every window measured in this process so far, oldest first: what a server's CPU profile is cut
+ * to, so start-up and sign-ups stay out of it. Its length before a run marks where that run's begin.
+ */
+export function measuredWindows(): readonly ClockWindow[] {
+  return windows
+}
+
+const monotonicMicros = () => Number(process.hrtime.bigint() / 1_000n)
 
 /** Sends `ratePerSecond` for `durationMs` and reads the server's and the generator's cost alike. */
 export async function measureWindow(
@@ -30,7 +42,9 @@ export async function measureWindow(
   const before = server.nodes.map((node) => node.sample())
   const proxyBefore = server.proxy?.sample()
   const countersBefore = await server.readCounters?.()
+  const fromUs = monotonicMicros()
   const window = await generator.run(ratePerSecond, durationMs, drainMs)
+  windows.push({ fromUs, toUs: monotonicMicros() })
   const after = server.nodes.map((node) => node.sample())
   const proxyAfter = server.proxy?.sample()
   const countersAfter = await server.readCounters?.()
