@@ -19,7 +19,7 @@ import { Kysely, SqliteDialect } from 'kysely'
 import { newId } from '../src/ids.js'
 import type { Database } from '../src/store/schema.js'
 import { openSqliteDatabase, openSqliteStore, SqliteMessageAppender } from '../src/store/sqlite.js'
-import { MESSAGE_TEXT, textMessage } from './message.js'
+import { clientMessageId, MESSAGE_TEXT, textMessage } from './message.js'
 import { openMessageRowFile, type MessageRow } from './message-row.js'
 import { seedSessionsOfTwo } from './seed-sessions.js'
 
@@ -109,8 +109,8 @@ function logPagesByTree(writer: Writer): Map<string, number> {
 
 /**
  * Our schema and our appender, on a connection set up as the server's, minus its checkpointer.
- * With `clientIds`, each message carries a `client_message_id` from a counter, as the load
- * generator sends them (and, time-ordered, the SDK); without, as the guide's clients send.
+ * With `clientIds`, each message carries a `client_message_id` that sorts in sending order, as
+ * the load generator and the SDK send them; without, as the guide's clients send.
  */
 async function ourAppender(file: string, clientIds: boolean): Promise<Writer> {
   const store = await openSqliteStore({ file, synchronous: 'NORMAL' })
@@ -137,7 +137,7 @@ async function ourAppender(file: string, clientIds: boolean): Promise<Writer> {
             id: newId(),
             chat_session_id: session.id,
             sender_id: session.senders[client & 1]!,
-            client_message_id: clientIds ? sent.toString(36) : null,
+            client_message_id: clientIds ? clientMessageId(sent) : null,
             created_at: Date.now(),
           }),
         )

@@ -1,5 +1,5 @@
 import { WebSocket } from 'ws'
-import { MESSAGE_TEXT } from '../message.js'
+import { clientMessageId, MESSAGE_TEXT } from '../message.js'
 import { DeliveryLedger } from './delivery-ledger.js'
 import { wireFor, readFrame, type Wire } from './wire.js'
 import type { SessionSpec, WorkerCommand, WorkerReply, WindowReport } from './worker-protocol.js'
@@ -145,7 +145,7 @@ class LoadWorker {
     const index = this.#ledger.recordSend(client.session.size, performance.now())
     client.ws.send(
       this.#wire!.encode(
-        `{"message_type":"text","content":"${MESSAGE_TEXT}","client_message_id":"${index.toString(36)}"}`,
+        `{"message_type":"text","content":"${MESSAGE_TEXT}","client_message_id":"${clientMessageId(index)}"}`,
       ),
     )
   }

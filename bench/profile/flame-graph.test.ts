@@ -93,9 +93,13 @@ describe('flame graphs', () => {
   })
 
   it('names the file after the workload and the server', () => {
-    const server = { id: 'ours-sqlite', label: 'swipesavvy-chat, SQLite', kind: 'ours' as const }
-    expect(flameGraphName({ workload: 'idle 10000', server: { ...server, nodes: 1 } })).toBe(
-      'idle-10000-ours-sqlite.svg',
-    )
+    const server = {
+      id: 'ours-sqlite',
+      label: 'swipesavvy-chat, SQLite',
+      kind: 'ours' as const,
+      nodes: 1,
+      profiled: true,
+    }
+    expect(flameGraphName({ workload: 'idle 10000', server })).toBe('idle-10000-ours-sqlite.svg')
   })
 })

@@ -13,7 +13,7 @@ import { pathToFileURL } from 'node:url'
 import type * as IdsModule from '../../src/ids.js'
 import type * as SqliteModule from '../../src/store/sqlite.js'
 import type { NewMessage } from '../../src/store/store.js'
-import { textMessage } from '../message.js'
+import { clientMessageId, textMessage } from '../message.js'
 import type { StoreAloneResult } from '../results.js'
 import { seedSessionsOfTwo } from '../seed-sessions.js'
 
@@ -44,7 +44,7 @@ function nextMessage(): NewMessage {
     id: newId(),
     chat_session_id: session.id,
     sender_id: session.senders[client & 1]!,
-    client_message_id: sent.toString(36),
+    client_message_id: clientMessageId(sent),
     created_at: Date.now(),
   })
 }
