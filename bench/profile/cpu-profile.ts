@@ -107,6 +107,7 @@ export function summariseCpuProfile(
   for (const node of profile.nodes) {
     for (const child of node.children ?? []) parentOf.set(child, node.id)
   }
+  const bucketOfNode = new Map<number, CostBucket>()
   const bucketMicros = Object.fromEntries(COST_BUCKETS.map((bucket) => [bucket, 0])) as Record<
     CostBucket,
     number
@@ -124,7 +125,7 @@ export function summariseCpuProfile(
       return
     }
     if (frame.functionName === GC) gcMicros += micros
-    bucketMicros[bucketOf(id, byId, parentOf)] += micros
+    bucketMicros[bucketOf(id, byId, parentOf, bucketOfNode)] += micros
     const location = describeLocation(frame.url, frame.lineNumber)
     const name = frame.functionName || '(anonymous)'
     const key = `${name} ${location}`
@@ -165,27 +166,40 @@ export function summariseCpuProfile(
 }
 
 /**
- * The bucket of a sample. Native functions (a socket's `writev`, a SQLite statement's `run`) have
- * no script of their own: they are charged to the nearest caller that has one, so `writev` under
- * `node:internal/stream_base_commons` is a socket write. Posting to a worker thread is charged to
- * whoever posts, past Node's own worker code.
+ * The bucket of a sample: the bucket of each node on its stack, from the root down (see
+ * `bucketOfCall`), the deepest one.
  */
 function bucketOf(
   id: number,
   byId: Map<number, CpuProfileNode>,
   parentOf: Map<number, number>,
+  known: Map<number, CostBucket>,
 ): CostBucket {
-  for (let at: number | undefined = id; at !== undefined; at = parentOf.get(at)) {
-    const frame = byId.get(at)?.callFrame
-    if (frame === undefined) break
-    const bucket = bucketOfFrame(frame)
-    if (bucket !== undefined) return bucket
-  }
-  return 'other'
+  const cached = known.get(id)
+  if (cached !== undefined) return cached
+  const frame = byId.get(id)?.callFrame
+  const parentId = parentOf.get(id)
+  const caller = parentId === undefined ? 'other' : bucketOf(parentId, byId, parentOf, known)
+  const bucket = frame === undefined ? caller : bucketOfCall(frame, caller)
+  known.set(id, bucket)
+  return bucket
 }
 
-/** The bucket of a frame, or undefined when it is charged to its caller (a native function). */
-export function bucketOfFrame(frame: CallFrame): CostBucket | undefined {
+/**
+ * The bucket of a frame called from one in `caller`. Native functions (a socket's `writev`, a
+ * SQLite statement's `run`) have no script of their own: they are charged to their caller, so
+ * `writev` under `node:internal/stream_base_commons` is a socket write. Posting to a worker thread
+ * is charged to whoever posts, past Node's own worker code. A socket write the PostgreSQL client
+ * makes (a query going out) is the client's, not a frame sent to a chat socket.
+ */
+export function bucketOfCall(frame: CallFrame, caller: CostBucket): CostBucket {
+  const own = bucketOfFrame(frame)
+  if (own === undefined) return caller
+  return own === 'socket writes' && caller === 'pg' ? 'pg' : own
+}
+
+/** The bucket of a frame by itself, or undefined when it is charged to its caller. */
+function bucketOfFrame(frame: CallFrame): CostBucket | undefined {
   if (frame.functionName === GC) return 'GC'
   if (frame.url === '') {
     // (program), (root): V8's own work, not a native function called from a script.

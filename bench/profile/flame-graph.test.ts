@@ -85,6 +85,46 @@ describe('flame graphs', () => {
     expect(summariseCpuProfile(file, 5).durationMs).toBe(10)
   })
 
+  it('charges a socket write the PostgreSQL client makes to the client, not to socket writes', () => {
+    const profile: CpuProfile = {
+      startTime: 0,
+      endTime: 4_000,
+      nodes: [
+        { id: 1, callFrame: frame('(root)'), children: [2, 5] },
+        {
+          id: 2,
+          callFrame: frame('query', 'file:///srv/node_modules/pg/lib/client.js'),
+          children: [3],
+        },
+        { id: 3, callFrame: frame('Socket._writev', 'node:net'), children: [4] },
+        { id: 4, callFrame: frame('writev') },
+        {
+          id: 5,
+          callFrame: frame('send', 'file:///srv/node_modules/ws/lib/sender.js'),
+          children: [6],
+        },
+        { id: 6, callFrame: frame('Socket._writev', 'node:net'), children: [7] },
+        { id: 7, callFrame: frame('writev') },
+      ],
+      samples: [4, 4, 7, 7, 7],
+      timeDeltas: [0, 1_000, 1_000, 1_000, 1_000],
+    }
+    const file = path.join(dir, 'pg-writes.cpuprofile')
+    fs.writeFileSync(file, JSON.stringify(profile))
+    const { buckets } = summariseCpuProfile(file)
+    expect(buckets.pg).toBe(2)
+    expect(buckets['socket writes']).toBe(2)
+    const svg = renderFlameGraph([file], [], 'pg writes')
+    const bucketsOf = (name: string) =>
+      [
+        ...svg.matchAll(new RegExp(`<title>${name} [^\\n<]*\\n[^\\n<]*\\n([^<]+)</title>`, 'g')),
+      ].map((match) => match[1])
+    expect(bucketsOf('Socket._writev').sort()).toEqual([
+      'PostgreSQL client (pg)',
+      'socket writes (ws, writev)',
+    ])
+  })
+
   it('merges the processes of a run into one graph', () => {
     const files = [writeProfile('node-1.cpuprofile'), writeProfile('node-2.cpuprofile')]
     expect(bars(renderFlameGraph(files, [], 'two nodes')).get('all')).toBe(

@@ -1,6 +1,6 @@
 import type { ClockWindow, ProfileRun } from '../results.js'
 import {
-  bucketOfFrame,
+  bucketOfCall,
   BUCKET_LABELS,
   COST_BUCKETS,
   describeLocation,
@@ -143,8 +143,7 @@ function childOf(parent: Frame, callFrame: CallFrame): Frame {
   const key = `${name} ${location}`
   let child = parent.children.get(key)
   if (child === undefined) {
-    // A native function (a statement's `run`, a socket's `writev`) takes its caller's colour.
-    child = newFrame(name, location, bucketOfFrame(callFrame) ?? parent.bucket)
+    child = newFrame(name, location, bucketOfCall(callFrame, parent.bucket))
     parent.children.set(key, child)
   }
   return child

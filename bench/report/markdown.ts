@@ -536,7 +536,8 @@ function profileSection(
       'the rows built on them: the load, not start-up or sign-ups), else over the process ' +
       'lifetime (idle, history). Native work is charged ' +
       "to its caller: a SQLite statement to better-sqlite3 and our store's SQLite file, a socket's " +
-      '`writev` to the stream that called it. The profile is of the main thread, the event loop, ' +
+      '`writev` to the stream that called it, and to the PostgreSQL client when a query is what ' +
+      'it sends. The profile is of the main thread, the event loop, ' +
       'where our SQLite store runs its statements too; the thread that checkpoints SQLite (copies ' +
       "its log back into the database file) is in the server's CPU figures but not here. Each " +
       'run has a flame graph over the same samples, coloured by the same buckets (an SVG: open it ' +
