@@ -1,3 +1,4 @@
+import { escapeXml } from '../report/format.js'
 import type { ClockWindow, ProfileRun } from '../results.js'
 import {
   bucketOfCall,
@@ -79,15 +80,15 @@ export function renderFlameGraph(
     const label = BUCKET_LABELS[bucket]
     const svg =
       `<rect x="${legendX}" y="${height - 20}" width="12" height="12" fill="${colour(bucket, '')}"/>` +
-      `<text x="${legendX + 16}" y="${height - 10}">${escape(label)}</text>`
+      `<text x="${legendX + 16}" y="${height - 10}">${escapeXml(label)}</text>`
     legendX += 16 + label.length * CHAR_WIDTH + 24
     return svg
   })
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="ui-monospace, Menlo, Consolas, monospace" font-size="11">`,
     `<rect width="100%" height="100%" fill="#fbfbf8"/>`,
-    `<text x="10" y="20" font-size="14" font-family="system-ui, sans-serif">${escape(title)}</text>`,
-    `<text x="10" y="38" font-family="system-ui, sans-serif" fill="#555">${escape(
+    `<text x="10" y="20" font-size="14" font-family="system-ui, sans-serif">${escapeXml(title)}</text>`,
+    `<text x="10" y="38" font-family="system-ui, sans-serif" fill="#555">${escapeXml(
       `${(total / 1_000_000).toFixed(2)} s busy${windows.length > 0 ? ' in the measured windows' : ''}; ` +
         'a bar is a function on its callers, as wide as its time and its callees’; hover for figures',
     )}</text>`,
@@ -174,10 +175,10 @@ function bar(frame: Frame, x: number, y: number, width: number, total: number): 
   const fits = Math.floor((width - 6) / CHAR_WIDTH)
   const text =
     fits >= 3
-      ? `<text x="3" y="12">${escape(frame.name.length > fits ? `${frame.name.slice(0, fits - 1)}…` : frame.name)}</text>`
+      ? `<text x="3" y="12">${escapeXml(frame.name.length > fits ? `${frame.name.slice(0, fits - 1)}…` : frame.name)}</text>`
       : ''
   return (
-    `<g transform="translate(0 ${y})"><title>${escape(`${label}\n${figures}\n${BUCKET_LABELS[frame.bucket]}`)}</title>` +
+    `<g transform="translate(0 ${y})"><title>${escapeXml(`${label}\n${figures}\n${BUCKET_LABELS[frame.bucket]}`)}</title>` +
     `<svg x="${x.toFixed(1)}" width="${width.toFixed(1)}" height="${ROW - 1}">` +
     `<rect width="100%" height="100%" rx="2" fill="${colour(frame.bucket, frame.name)}"/>${text}</svg></g>`
   )
@@ -190,8 +191,4 @@ function colour(bucket: CostBucket, name: string): string {
   const lightness = 62 + (Math.abs(hash) % 16)
   const saturation = bucket === 'GC' ? 0 : bucket === 'other' ? 25 : 70
   return `hsl(${HUES[bucket]} ${saturation}% ${lightness}%)`
-}
-
-function escape(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
 }

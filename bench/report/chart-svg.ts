@@ -1,6 +1,6 @@
 import type { BenchResults, ServerInfo } from '../results.js'
 import type { ServerKind } from '../servers/server-driver.js'
-import { count, ms } from './format.js'
+import { count, escapeXml, ms } from './format.js'
 
 /**
  * The report's chart, as plain SVG written here (no charting package): saturation throughput per
@@ -89,7 +89,7 @@ export function renderChart(results: BenchResults): string {
   y = drawPanel(parts, y, labelWidth, latency, logScale(latency))
   y += 20
   parts.push(
-    `<text x="16" y="${y}" font-size="11" fill="#6b7280">${escape(
+    `<text x="16" y="${y}" font-size="11" fill="#6b7280">${escapeXml(
       `${results.machine.cpuModel}, ${results.machine.cores} cores, Node ${results.machine.node}; ${results.startedAt}`,
     )}</text>`,
   )
@@ -114,14 +114,14 @@ function drawPanel(
   for (const row of rows) {
     const height = Math.max(1, row.bars.length) * BAR + ROW_PADDING
     parts.push(
-      `<text x="${labelWidth - 8}" y="${y + height / 2 + 4}" font-size="12" text-anchor="end" fill="#111827">${escape(row.label)}</text>`,
+      `<text x="${labelWidth - 8}" y="${y + height / 2 + 4}" font-size="12" text-anchor="end" fill="#111827">${escapeXml(row.label)}</text>`,
     )
     row.bars.forEach((bar, index) => {
       const barY = y + ROW_PADDING / 2 + index * BAR
       const width = Math.max(1, scale(bar.value) * BAR_AREA)
       parts.push(
         `<rect x="${labelWidth}" y="${barY}" width="${width.toFixed(1)}" height="${BAR - 2}" fill="${bar.colour}" fill-opacity="${bar.opacity}"/>`,
-        `<text x="${(labelWidth + width + 6).toFixed(1)}" y="${barY + BAR - 3}" font-size="11" fill="#374151">${escape(bar.text)}</text>`,
+        `<text x="${(labelWidth + width + 6).toFixed(1)}" y="${barY + BAR - 3}" font-size="11" fill="#374151">${escapeXml(bar.text)}</text>`,
       )
     })
     y += height
@@ -153,7 +153,7 @@ function logScale(rows: Row[]): (value: number) => number {
 }
 
 function title(y: number, text: string): string {
-  return `<text x="16" y="${y}" font-size="15" font-weight="600" fill="#111827">${escape(text)}</text>`
+  return `<text x="16" y="${y}" font-size="15" font-weight="600" fill="#111827">${escapeXml(text)}</text>`
 }
 
 function colour(server: ServerInfo): string {
@@ -169,8 +169,4 @@ function uniqueServers(servers: ServerInfo[]): ServerInfo[] {
   const seen = new Map<string, ServerInfo>()
   for (const server of servers) if (!seen.has(server.id)) seen.set(server.id, server)
   return [...seen.values()]
-}
-
-function escape(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
 }

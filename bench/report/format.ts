@@ -54,3 +54,8 @@ export function describeRecovery(recovery: StepRecovery): string {
     : `cooldown ran out after ${waited}${late}: ` +
         `${recovery.stillOwed.toLocaleString('en')} deliveries still owed, server at ${recovery.serverCores.toFixed(2)} cores`
 }
+
+/** Text as SVG (XML) content: the report's chart and the flame graphs write it. */
+export function escapeXml(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+}
