@@ -1,10 +1,14 @@
 #!/usr/bin/env node
+import fs from 'node:fs'
+import path from 'node:path'
 import { summariseCpuProfile } from './cpu-profile.js'
+import { renderFlameGraph } from './flame-graph.js'
 
 /**
  * `node dist/bench/profile/summarise.js <file.cpuprofile>…`: the top self-time functions of each
- * profile, as the report shows them. For a flame graph, open the same file in Chrome DevTools
- * (Performance → Load profile) or speedscope.
+ * profile, as the report shows them, and its flame graph beside it (`<file>.svg`, over the whole
+ * profile), for profiles taken outside a bench run (`node --cpu-prof dist/src/main.js`). Chrome
+ * DevTools (Performance → Load profile) and speedscope open the same file too.
  */
 const files = process.argv.slice(2)
 if (files.length === 0) {
@@ -29,4 +33,7 @@ for (const file of files) {
       `  ${entry.selfMs.toFixed(0).padStart(7)}  ${(entry.selfShare * 100).toFixed(1).padStart(5)}%  ${entry.module}\n`,
     )
   }
+  const flameGraph = `${file.replace(/\.cpuprofile$/, '')}.svg`
+  fs.writeFileSync(flameGraph, renderFlameGraph([file], [], path.basename(file)))
+  process.stdout.write(`\n  flame graph: ${flameGraph}\n`)
 }
