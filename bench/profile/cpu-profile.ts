@@ -28,6 +28,18 @@ export function readCpuProfile(file: string): CpuProfile {
   return JSON.parse(fs.readFileSync(file, 'utf8')) as CpuProfile
 }
 
+/** A profile's call tree as lookups: each node by id, and each node's caller. */
+export function indexCallTree(profile: CpuProfile): {
+  byId: Map<number, CpuProfileNode>
+  parentOf: Map<number, number>
+} {
+  const parentOf = new Map<number, number>()
+  for (const node of profile.nodes) {
+    for (const child of node.children ?? []) parentOf.set(child, node.id)
+  }
+  return { byId: new Map(profile.nodes.map((node) => [node.id, node])), parentOf }
+}
+
 /**
  * Calls `visit` for each sample taken inside `windows` (every sample when there are none), with
  * the time until the next sample: the time spent where the sample was taken.
@@ -102,11 +114,7 @@ export function summariseCpuProfile(
   windows: readonly ClockWindow[] = [],
 ): ProfileSummary {
   const profile = readCpuProfile(file)
-  const byId = new Map(profile.nodes.map((node) => [node.id, node]))
-  const parentOf = new Map<number, number>()
-  for (const node of profile.nodes) {
-    for (const child of node.children ?? []) parentOf.set(child, node.id)
-  }
+  const { byId, parentOf } = indexCallTree(profile)
   const bucketOfNode = new Map<number, CostBucket>()
   const bucketMicros = Object.fromEntries(COST_BUCKETS.map((bucket) => [bucket, 0])) as Record<
     CostBucket,

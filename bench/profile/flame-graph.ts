@@ -7,6 +7,7 @@ import {
   describeLocation,
   forEachSample,
   IDLE,
+  indexCallTree,
   readCpuProfile,
   type CallFrame,
   type CostBucket,
@@ -19,6 +20,8 @@ interface Frame {
   bucket: CostBucket
   /** Time on top of the stack here, in microseconds. */
   selfMicros: number
+  /** Time here and in every callee, in microseconds (set once the profiles are merged). */
+  totalMicros: number
   children: Map<string, Frame>
 }
 
@@ -54,8 +57,8 @@ export function renderFlameGraph(
   title: string,
 ): string {
   const root = mergeProfiles(files, windows)
-  const total = totalMicros(root)
-  const widthOf = (frame: Frame) => (total > 0 ? (totalMicros(frame) / total) * WIDTH : 0)
+  const total = root.totalMicros
+  const widthOf = (frame: Frame) => (total > 0 ? (frame.totalMicros / total) * WIDTH : 0)
   const visibleChildren = (frame: Frame) =>
     [...frame.children.values()]
       .filter((child) => widthOf(child) >= MIN_WIDTH)
@@ -108,12 +111,8 @@ function mergeProfiles(files: readonly string[], windows: readonly ClockWindow[]
   const root = newFrame('all', '', 'other')
   for (const file of files) {
     const profile = readCpuProfile(file)
-    const parentOf = new Map<number, number>()
-    for (const node of profile.nodes) {
-      for (const child of node.children ?? []) parentOf.set(child, node.id)
-    }
+    const { byId, parentOf } = indexCallTree(profile)
     const frameOf = new Map<number, Frame>()
-    const byId = new Map(profile.nodes.map((node) => [node.id, node]))
     /** The merged frame of a profile node: its caller's, then a child of it named after it. */
     const resolve = (id: number): Frame => {
       const known = frameOf.get(id)
@@ -135,7 +134,14 @@ function mergeProfiles(files: readonly string[], windows: readonly ClockWindow[]
       resolve(id).selfMicros += micros
     })
   }
+  addUpTotals(root)
   return root
+}
+
+function addUpTotals(frame: Frame): number {
+  frame.totalMicros = frame.selfMicros
+  for (const child of frame.children.values()) frame.totalMicros += addUpTotals(child)
+  return frame.totalMicros
 }
 
 function childOf(parent: Frame, callFrame: CallFrame): Frame {
@@ -151,23 +157,11 @@ function childOf(parent: Frame, callFrame: CallFrame): Frame {
 }
 
 function newFrame(name: string, location: string, bucket: CostBucket): Frame {
-  return { name, location, bucket, selfMicros: 0, children: new Map() }
-}
-
-const totals = new WeakMap<Frame, number>()
-
-function totalMicros(frame: Frame): number {
-  let total = totals.get(frame)
-  if (total === undefined) {
-    total = frame.selfMicros
-    for (const child of frame.children.values()) total += totalMicros(child)
-    totals.set(frame, total)
-  }
-  return total
+  return { name, location, bucket, selfMicros: 0, totalMicros: 0, children: new Map() }
 }
 
 function bar(frame: Frame, x: number, y: number, width: number, total: number): string {
-  const micros = totalMicros(frame)
+  const micros = frame.totalMicros
   const label = frame.location === '' ? frame.name : `${frame.name} ${frame.location}`
   const figures =
     `${(micros / 1_000).toFixed(1)} ms, ${((micros / total) * 100).toFixed(1)}% ` +
