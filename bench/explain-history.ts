@@ -33,8 +33,8 @@ try {
   )
   await admin.query(
     `insert into chat_sessions (id, title, status, initiator_id, created_at, last_seq,
-         last_message_at, last_activity_at)
-     values ($1, 'long', 'active', $2, $3, $4, $3, $3)`,
+         last_activity_at)
+     values ($1, 'long', 'active', $2, $3, $4, $3)`,
     [sessionId, reader, now, MESSAGES],
   )
   await admin.query(

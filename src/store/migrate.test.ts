@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { Kysely, PostgresDialect, sql, SqliteDialect } from 'kysely'
 import pg from 'pg'
 import { afterEach, describe, expect, it } from 'vitest'
-import { newMessage, sessionRecord, userRecord } from '../testing/records.js'
+import { newMessage, sessionRow, userRecord } from '../testing/records.js'
 import { testDatabase } from '../testing/test-app.js'
 import { migrateTo } from './migrate.js'
 import type { Database } from './schema.js'
@@ -50,7 +50,7 @@ describe(`migration 003 (client id index) on ${testDatabase}`, () => {
     drop = dropDatabase
     await migrateTo(db, '002-last-message-at', schema)
     const user = userRecord()
-    const session = sessionRecord(user.id)
+    const session = sessionRow(user.id)
     await db.insertInto('users').values(user).execute()
     await db.insertInto('chat_sessions').values(session).execute()
     let seq = 0
@@ -114,3 +114,57 @@ async function indexOnClientIds(db: Kysely<Database>): Promise<string> {
         )
   return rows[0]?.definition ?? ''
 }
+
+describe(`migration 004 (session figures from messages) on ${testDatabase}`, () => {
+  let drop: (() => Promise<void>) | undefined
+  afterEach(() => drop?.())
+
+  it('stops keeping the figures in the session row, and writes them back from the messages going down', async () => {
+    const { db, schema, drop: dropDatabase } = await emptyDatabase()
+    drop = dropDatabase
+    await migrateTo(db, '003-client-id-index', schema)
+    const user = userRecord()
+    const session = sessionRow(user.id)
+    await db.insertInto('users').values(user).execute()
+    await db.insertInto('chat_sessions').values(session).execute()
+    const times = [1_000, 2_000, 3_000]
+    for (const [i, createdAt] of times.entries()) {
+      await db
+        .insertInto('chat_messages')
+        .values({
+          ...newMessage(session.id, user.id, { created_at: createdAt }),
+          seq: i + 1,
+          mentions: null,
+        })
+        .execute()
+    }
+    const sessionColumns = async () =>
+      testDatabase === 'sqlite'
+        ? (
+            await sql<{
+              name: string
+            }>`select name from pragma_table_info('chat_sessions')`.execute(db)
+          ).rows.map((row) => row.name)
+        : (
+            await sql<{ name: string }>`
+              select column_name as name from information_schema.columns
+               where table_name = 'chat_sessions' and table_schema = current_schema()`.execute(db)
+          ).rows.map((row) => row.name)
+
+    await migrateTo(db, '004-session-figures-from-messages', schema)
+    const kept = await sessionColumns()
+    expect(kept).not.toContain('started_at')
+    expect(kept).not.toContain('last_message_at')
+    // PostgreSQL's appends number messages from the row's counter; SQLite's from the messages.
+    expect(kept.includes('last_seq')).toBe(testDatabase === 'postgres')
+
+    await migrateTo(db, '003-client-id-index', schema)
+    const { rows } = await sql<{
+      last_seq: number | string
+      started_at: number | string
+      last_message_at: number | string
+    }>`select last_seq, started_at, last_message_at from chat_sessions`.execute(db)
+    // PostgreSQL's driver hands a BIGINT back as a string without the store's parser.
+    expect(rows.map((row) => Object.values(row).map(Number))).toEqual([[3, 1_000, 3_000]])
+  })
+})

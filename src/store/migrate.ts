@@ -2,6 +2,7 @@ import { Migrator, type Kysely, type Migration, type MigrationResultSet } from '
 import * as initial from './migrations/001-initial.js'
 import * as lastMessageAt from './migrations/002-last-message-at.js'
 import * as clientIdIndex from './migrations/003-client-id-index.js'
+import * as sessionFigures from './migrations/004-session-figures-from-messages.js'
 import type { Database } from './schema.js'
 
 /** Every migration, in order. Both databases run the same ones. */
@@ -9,6 +10,7 @@ const migrations = {
   '001-initial': initial,
   '002-last-message-at': lastMessageAt,
   '003-client-id-index': clientIdIndex,
+  '004-session-figures-from-messages': sessionFigures,
 } satisfies Record<string, Migration>
 
 /**

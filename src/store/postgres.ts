@@ -94,9 +94,7 @@ const APPEND_MESSAGE = `
      where $12::text is not null and chat_session_id = $2 and sender_id = $3 and client_message_id = $12
   ), bumped as (
     update chat_sessions
-       set last_seq = last_seq + 1,
-           started_at = coalesce(started_at, $13::bigint),
-           last_message_at = $13::bigint
+       set last_seq = last_seq + 1
      where id = $2 and status = 'active'
        and not exists (select 1 from existing)
        and ($6::text is null or exists (
@@ -147,7 +145,7 @@ const APPEND_BATCH = `
        and (i.reply_to_id is null or i.chat_session_id = (
              select r.chat_session_id from chat_messages r where r.id = i.reply_to_id limit 1))
   ), counts as (
-    select chat_session_id, count(*) as added, max(created_at) as at
+    select chat_session_id, count(*) as added
       from candidates group by chat_session_id
   ), locked as (
     select l.id from (select chat_session_id from counts order by chat_session_id) c
@@ -157,9 +155,7 @@ const APPEND_BATCH = `
           for update) l
   ), bumped as (
     update chat_sessions s
-       set last_seq = s.last_seq + c.added,
-           started_at = coalesce(s.started_at, c.at),
-           last_message_at = c.at
+       set last_seq = s.last_seq + c.added
       from counts c
      where s.id = c.chat_session_id and s.status = 'active'
        -- Always true: it runs \`locked\` first, so the rows are locked in id order before this.

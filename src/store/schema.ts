@@ -27,6 +27,12 @@ export interface UsersTable {
   created_at: number
 }
 
+/**
+ * A session's row. What its messages say (its newest `seq`, the first and the newest message's
+ * times) is read from them, not kept here: see `SessionRecord`. PostgreSQL has one more column,
+ * `last_seq`, that only its append statements use: the counter whose row lock numbers a session's
+ * messages in order, whichever node stores them.
+ */
 export interface ChatSessionsTable {
   id: string
   title: string
@@ -34,16 +40,11 @@ export interface ChatSessionsTable {
   initiator_id: string
   assigned_agent_id: string | null
   created_at: number
-  started_at: number | null
   closed_at: number | null
   closed_by: string | null
-  /** The newest message's `seq`; the next message takes `last_seq + 1` in the same transaction. */
-  last_seq: number
-  /** The newest message's time, written with it; null before the first message. */
-  last_message_at: number | null
   /**
    * The lists' order: `created_at` until the first message, then the newest message's time,
-   * written behind the hot path (`SqlStore`'s activity marks), so it may trail `last_message_at` briefly.
+   * written behind the hot path (`SqlStore`'s activity marks), so it may trail that message briefly.
    */
   last_activity_at: number
 }

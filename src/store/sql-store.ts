@@ -1,6 +1,6 @@
 import { sql, type Kysely, type RawBuilder, type Selectable, type Transaction } from 'kysely'
 import { MarksBehind } from './marks-behind.js'
-import type { ChatMessagesTable, Database } from './schema.js'
+import type { ChatMessagesTable, ChatSessionsTable, Database } from './schema.js'
 import {
   messageRecord,
   type AppendResult,
@@ -192,11 +192,12 @@ class SqlSessionStore implements SessionStore {
   }
 
   async insert(session: SessionRecord): Promise<void> {
-    await this.db.insertInto('chat_sessions').values(session).execute()
+    // Only the row: its figures are its messages', and a new session's are those of none.
+    await this.db.insertInto('chat_sessions').values(sessionRow(session)).execute()
   }
 
   findById(id: string): Promise<SessionRecord | undefined> {
-    return this.db.selectFrom('chat_sessions').selectAll().where('id', '=', id).executeTakeFirst()
+    return selectSessions(this.db).where('s.id', '=', id).executeTakeFirst()
   }
 
   async update(
@@ -230,10 +231,8 @@ class SqlSessionStore implements SessionStore {
 
   async listForParticipant(userId: string, query: SessionListQuery): Promise<SessionRecord[]> {
     await this.#flushActivity()
-    let select = this.db
-      .selectFrom('chat_sessions as s')
+    let select = selectSessions(this.db)
       .innerJoin('chat_participants as p', 'p.chat_session_id', 's.id')
-      .selectAll('s')
       .where('p.user_id', '=', userId)
       .where('p.left_at', 'is', null)
     if (query.status !== undefined) select = select.where('s.status', '=', query.status)
@@ -247,11 +246,11 @@ class SqlSessionStore implements SessionStore {
 
   async listAll(query: SessionListQuery): Promise<SessionRecord[]> {
     await this.#flushActivity()
-    let select = this.db.selectFrom('chat_sessions').selectAll()
-    if (query.status !== undefined) select = select.where('status', '=', query.status)
+    let select = selectSessions(this.db)
+    if (query.status !== undefined) select = select.where('s.status', '=', query.status)
     return select
-      .orderBy('last_activity_at', 'desc')
-      .orderBy('id')
+      .orderBy('s.last_activity_at', 'desc')
+      .orderBy('s.id')
       .limit(query.limit)
       .offset(query.offset)
       .execute()
@@ -259,13 +258,11 @@ class SqlSessionStore implements SessionStore {
 
   async listUnassigned(query: Omit<SessionListQuery, 'status'>): Promise<SessionRecord[]> {
     await this.#flushActivity()
-    return this.db
-      .selectFrom('chat_sessions')
-      .selectAll()
-      .where('status', '=', 'active')
-      .where('assigned_agent_id', 'is', null)
-      .orderBy('last_activity_at', 'desc')
-      .orderBy('id')
+    return selectSessions(this.db)
+      .where('s.status', '=', 'active')
+      .where('s.assigned_agent_id', 'is', null)
+      .orderBy('s.last_activity_at', 'desc')
+      .orderBy('s.id')
       .limit(query.limit)
       .offset(query.offset)
       .execute()
@@ -346,6 +343,52 @@ export function toMessageRecord(row: Selectable<ChatMessagesTable>): MessageReco
   return messageRecord(row, row.seq, mentions)
 }
 
+/** The newest `seq` of a session's messages, 0 before the first: one probe of their index. */
+function newestSeq(sessionId: RawBuilder<unknown>): RawBuilder<number> {
+  return sql<number>`coalesce((select max(m.seq) from chat_messages m
+                                where m.chat_session_id = ${sessionId}), 0)`
+}
+
+/** Every column of a session's row, so that none is left out of what a read returns. */
+const SESSION_ROW: Record<keyof ChatSessionsTable, true> = {
+  id: true,
+  title: true,
+  status: true,
+  initiator_id: true,
+  assigned_agent_id: true,
+  created_at: true,
+  closed_at: true,
+  closed_by: true,
+  last_activity_at: true,
+}
+const SESSION_COLUMN_NAMES = Object.keys(SESSION_ROW) as Array<keyof ChatSessionsTable>
+const SESSION_COLUMNS = SESSION_COLUMN_NAMES.map((column) => `s.${column}` as const)
+
+function sessionRow(session: SessionRecord): ChatSessionsTable {
+  return Object.fromEntries(
+    SESSION_COLUMN_NAMES.map((column) => [column, session[column]]),
+  ) as unknown as ChatSessionsTable
+}
+
+/** Sessions (as `s`) with their figures, each read from the messages' `(chat_session_id, seq)` index. */
+function selectSessions(db: Db) {
+  return (
+    db
+      .selectFrom('chat_sessions as s')
+      // Named, not `s.*`: PostgreSQL's row also holds its own `last_seq` counter (see the schema).
+      .select(SESSION_COLUMNS)
+      .select([
+        newestSeq(sql.ref('s.id')).as('last_seq'),
+        sql<number | null>`(select m.created_at from chat_messages m
+                           where m.chat_session_id = s.id and m.seq = 1)`.as('started_at'),
+        sql<number | null>`(select m.created_at from chat_messages m
+                           where m.chat_session_id = s.id order by m.seq desc limit 1)`.as(
+          'last_message_at',
+        ),
+      ])
+  )
+}
+
 class SqlMessageStore implements MessageStore {
   constructor(
     private readonly db: Db,
@@ -398,12 +441,8 @@ class SqlMessageStore implements MessageStore {
       select = select.where('seq', '<', position.beforeSeq).orderBy('seq', 'desc')
     } else if (hiddenSenders.length === 0) {
       // Seqs have no gaps, so "skip the newest N" is a seq bound: an index range, however deep.
-      const newest = this.db
-        .selectFrom('chat_sessions')
-        .select('last_seq')
-        .where('id', '=', sessionId)
       select = select
-        .where('seq', '<=', sql<number>`(${newest}) - ${position.offset}`)
+        .where('seq', '<=', sql<number>`${newestSeq(sql.val(sessionId))} - ${position.offset}`)
         .orderBy('seq', 'desc')
     } else {
       select = select.orderBy('seq', 'desc').offset(position.offset)
@@ -423,8 +462,8 @@ class SqlMessageStore implements MessageStore {
     // the unread part only, bounded by the marks as values so the planner sees how narrow it is.
     const marks = await this.db
       .selectFrom('chat_participants as p')
-      .innerJoin('chat_sessions as s', 's.id', 'p.chat_session_id')
-      .select(['p.chat_session_id', 'p.last_read_seq', 's.last_seq'])
+      .select(['p.chat_session_id', 'p.last_read_seq'])
+      .select(newestSeq(sql.ref('p.chat_session_id')).as('last_seq'))
       .where('p.user_id', '=', userId)
       .where('p.chat_session_id', 'in', sessionIds)
       .execute()

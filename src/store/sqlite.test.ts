@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import SqliteDatabase from 'better-sqlite3'
 import { Kysely, SqliteDialect } from 'kysely'
 import { afterEach, describe, expect, it } from 'vitest'
-import { newMessage, sessionRecord, userRecord } from '../testing/records.js'
+import { newMessage, sessionRow, userRecord } from '../testing/records.js'
 import { migrateToLatest } from './migrate.js'
 import type { Database } from './schema.js'
 import { SqliteMessageAppender } from './sqlite.js'
@@ -16,7 +16,7 @@ describe('SqliteMessageAppender', () => {
     db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) })
     await migrateToLatest(db)
     const user = userRecord()
-    const session = sessionRecord(user.id)
+    const session = sessionRow(user.id)
     await db.insertInto('users').values(user).execute()
     await db.insertInto('chat_sessions').values(session).execute()
     const message = (content: string) => newMessage(session.id, user.id, { content })

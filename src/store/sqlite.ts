@@ -176,9 +176,9 @@ export class SqliteMessageAppender implements MessageAppender {
   }
 
   /**
-   * Two statements in the common case: the insert takes its seq from the session row and skips a
-   * repeated `client_message_id` (the unique index), then the session row moves on. Only when
-   * nothing was inserted is it worth finding out why.
+   * One statement in the common case: the insert numbers the message after the session's newest
+   * (one writer, so no other append comes between) and skips a repeated `client_message_id` (the
+   * unique index). Only when nothing was inserted is it worth finding out why.
    */
   #appendOne(message: NewMessage): AppendResult {
     const statements = this.#statements
@@ -191,7 +191,7 @@ export class SqliteMessageAppender implements MessageAppender {
         ? { outcome: 'session_missing' }
         : { outcome: 'reply_missing' }
     }
-    const { changes } = statements.insert.run(
+    const inserted = statements.insert.get(
       message.id,
       message.sender_id,
       message.message_type,
@@ -206,13 +206,8 @@ export class SqliteMessageAppender implements MessageAppender {
       message.created_at,
       sessionId,
     )
-    if (changes === 0) return this.#whyNotInserted(message)
-    const { last_seq: seq } = statements.nextSeq.get(
-      message.created_at,
-      message.created_at,
-      sessionId,
-    )!
-    return { outcome: 'stored', message: messageRecord(message, seq, message.mentions) }
+    if (inserted === undefined) return this.#whyNotInserted(message)
+    return { outcome: 'stored', message: messageRecord(message, inserted.seq, message.mentions) }
   }
 
   #whyNotInserted(message: NewMessage): AppendResult {
@@ -260,21 +255,19 @@ function prepareStatements(db: SqliteDatabase.Database) {
         string | null,
         number,
         string,
-      ]
+      ],
+      { seq: number }
     >(
       `insert into chat_messages (id, chat_session_id, seq, sender_id, message_type, content,
           reply_to_id, mentions, file_url, file_name, file_size, file_type, client_message_id,
           created_at)
-       select ?, id, last_seq + 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
-         from chat_sessions where id = ? and status = 'active'
+       select ?, s.id,
+              coalesce((select max(m.seq) from chat_messages m where m.chat_session_id = s.id), 0) + 1,
+              ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+         from chat_sessions s where s.id = ? and s.status = 'active'
        on conflict (client_message_id, chat_session_id, sender_id)
-         where client_message_id is not null do nothing`,
-    ),
-    nextSeq: db.prepare<[number, number, string], { last_seq: number }>(
-      `update chat_sessions
-          set last_seq = last_seq + 1, started_at = coalesce(started_at, ?), last_message_at = ?
-        where id = ?
-        returning last_seq`,
+         where client_message_id is not null do nothing
+       returning seq`,
     ),
   }
 }

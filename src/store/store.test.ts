@@ -82,6 +82,44 @@ describe(`store on ${testDatabase}`, () => {
     expect(listed[1]).toMatchObject({ last_message_at: null })
   })
 
+  it('reads a session’s figures from its messages: the newest seq, the first and the newest time', async () => {
+    for (const userId of senders.slice(0, 2)) {
+      await store.participants.add({
+        id: randomUUID(),
+        chat_session_id: sessionId,
+        user_id: userId,
+        role: 'user',
+        joined_at: Date.now(),
+        left_at: null,
+        last_read_seq: 0,
+        last_read_at: null,
+        last_delivered_seq: 0,
+      })
+    }
+    const firstAt = Date.now()
+    for (const [i, at] of [firstAt, firstAt + 5, firstAt + 9].entries()) {
+      await store.messages.append(message({ created_at: at, content: `message ${i}` }))
+    }
+
+    const [found, listed] = [
+      await store.sessions.findById(sessionId),
+      await store.sessions.listForParticipant(senders[0]!, {
+        limit: 10,
+        offset: 0,
+        status: undefined,
+      }),
+    ]
+    for (const session of [found, ...listed]) {
+      expect(session).toMatchObject({
+        last_seq: 3,
+        started_at: firstAt,
+        last_message_at: firstAt + 9,
+      })
+    }
+    const unread = await store.messages.unreadCounts(senders[1]!, [sessionId], [])
+    expect(unread.get(sessionId)).toBe(3)
+  })
+
   it('writes the lists’ order while appends run, neither waiting on the other for good', async () => {
     const sessions = [sessionId]
     for (let i = 0; i < 19; i++) sessions.push(await newSession())

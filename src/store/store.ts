@@ -10,7 +10,16 @@ import type {
 
 export type { MessageType, Role, SessionStatus }
 export type UserRecord = UsersTable
-export type SessionRecord = ChatSessionsTable
+/** A session's row, with what its messages say about it, read from them. */
+export type SessionRecord = ChatSessionsTable & SessionFigures
+export interface SessionFigures {
+  /** The newest message's `seq` (0 before the first): seqs run 1, 2, 3… with no gaps. */
+  last_seq: number
+  /** The first message's time; null before it. */
+  started_at: number | null
+  /** The newest message's time; null before the first. */
+  last_message_at: number | null
+}
 export type ParticipantRecord = ChatParticipantsTable
 export type BlockRecord = UserBlocksTable
 

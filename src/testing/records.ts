@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { NewMessage, SessionRecord, UserRecord } from '../store/store.js'
+import type { ChatSessionsTable } from '../store/schema.js'
 
 /** Rows as the store takes them, for tests that work below the services. */
 
@@ -18,10 +19,25 @@ export function userRecord(overrides: Partial<UserRecord> = {}): UserRecord {
   }
 }
 
+/** A session as the store reads it: its row, and the figures of a session with no message yet. */
 export function sessionRecord(
   initiatorId: string,
   overrides: Partial<SessionRecord> = {},
 ): SessionRecord {
+  return {
+    ...sessionRow(initiatorId),
+    last_seq: 0,
+    started_at: null,
+    last_message_at: null,
+    ...overrides,
+  }
+}
+
+/** A session's row as the table holds it, for tests that write the table themselves. */
+export function sessionRow(
+  initiatorId: string,
+  overrides: Partial<ChatSessionsTable> = {},
+): ChatSessionsTable {
   return {
     id: randomUUID(),
     title: 'Card declined',
@@ -29,11 +45,8 @@ export function sessionRecord(
     initiator_id: initiatorId,
     assigned_agent_id: null,
     created_at: Date.now(),
-    started_at: null,
     closed_at: null,
     closed_by: null,
-    last_seq: 0,
-    last_message_at: null,
     last_activity_at: Date.now(),
     ...overrides,
   }
