@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { newMessage, sessionRecord, userRecord } from '../testing/records.js'
+import { newMessage, participantRecord, sessionRecord, userRecord } from '../testing/records.js'
 import { createTestStore, testDatabase, type TestStore } from '../testing/test-app.js'
 import type { NewMessage, Store } from './store.js'
 
@@ -84,17 +84,7 @@ describe(`store on ${testDatabase}`, () => {
 
   it('reads a session’s figures from its messages: the newest seq, the first and the newest time', async () => {
     for (const userId of senders.slice(0, 2)) {
-      await store.participants.add({
-        id: randomUUID(),
-        chat_session_id: sessionId,
-        user_id: userId,
-        role: 'user',
-        joined_at: Date.now(),
-        left_at: null,
-        last_read_seq: 0,
-        last_read_at: null,
-        last_delivered_seq: 0,
-      })
+      await store.participants.add(participantRecord(sessionId, userId))
     }
     const firstAt = Date.now()
     for (const [i, at] of [firstAt, firstAt + 5, firstAt + 9].entries()) {
@@ -327,17 +317,7 @@ describe(`store on ${testDatabase}`, () => {
     for (const sender of [senders[0]!, senders[1]!, senders[2]!, senders[1]!, senders[0]!]) {
       await store.messages.append(message({ sender_id: sender }))
     }
-    await store.participants.add({
-      id: randomUUID(),
-      chat_session_id: sessionId,
-      user_id: senders[0]!,
-      role: 'user',
-      joined_at: Date.now(),
-      left_at: null,
-      last_read_seq: 0,
-      last_read_at: null,
-      last_delivered_seq: 0,
-    })
+    await store.participants.add(participantRecord(sessionId, senders[0]!))
 
     const all = await store.messages.unreadCounts(senders[0]!, [sessionId], [])
     await store.participants.markRead(sessionId, senders[0]!, 2, Date.now())
@@ -354,17 +334,7 @@ describe(`store on ${testDatabase}`, () => {
     const sessions = [sessionId, await newSession()]
     for (const session of sessions) {
       for (const user of senders) {
-        await store.participants.add({
-          id: randomUUID(),
-          chat_session_id: session,
-          user_id: user,
-          role: 'user',
-          joined_at: Date.now(),
-          left_at: null,
-          last_read_seq: 0,
-          last_read_at: null,
-          last_delivered_seq: 3,
-        })
+        await store.participants.add(participantRecord(session, user, { last_delivered_seq: 3 }))
       }
     }
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import type { NewMessage, SessionRecord, UserRecord } from '../store/store.js'
+import type { NewMessage, ParticipantRecord, SessionRecord, UserRecord } from '../store/store.js'
 import type { ChatSessionsTable } from '../store/schema.js'
 
 /** Rows as the store takes them, for tests that work below the services. */
@@ -48,6 +48,25 @@ export function sessionRow(
     closed_at: null,
     closed_by: null,
     last_activity_at: Date.now(),
+    ...overrides,
+  }
+}
+
+export function participantRecord(
+  sessionId: string,
+  userId: string,
+  overrides: Partial<ParticipantRecord> = {},
+): ParticipantRecord {
+  return {
+    id: randomUUID(),
+    chat_session_id: sessionId,
+    user_id: userId,
+    role: 'user',
+    joined_at: Date.now(),
+    left_at: null,
+    last_read_seq: 0,
+    last_read_at: null,
+    last_delivered_seq: 0,
     ...overrides,
   }
 }
