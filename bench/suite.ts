@@ -149,6 +149,17 @@ export async function runSuite(
     )
     const everyServer: ServerDriver[] = [...ours, ...baselines, ...storingFloor]
     /**
+     * Saturation measures the rate a server holds, and a profiler lowers it: ours runs it
+     * unprofiled, like the baselines it is divided by, unless every server is (`--cpu-prof-all`).
+     */
+    const saturating: ServerDriver[] = [
+      ...databases.flatMap((database) =>
+        oursOn(database, { cpuProfileDir: baselineOptions.cpuProfileDir }),
+      ),
+      ...baselines,
+      ...storingFloor,
+    ]
+    /**
      * Fan-out also runs the current build on SQLite with its files on tmpfs, where the machine
      * has one: beside the row on disk, it shows what the disk costs our tail.
      */
@@ -228,7 +239,7 @@ export async function runSuite(
         case 'saturation':
           // If it fails, the report prices no SQLite target against the machine.
           if (databases.includes('sqlite')) await storeAlone(workload, options.scale.storeAlone)
-          for (const driver of everyServer) {
+          for (const driver of saturating) {
             await attempt(workload, driver, async () => {
               results.saturation.push(
                 await runSaturation('saturation', driver, options.scale.saturation, context),

@@ -127,9 +127,10 @@ function runNotes(results: BenchResults): string[] {
     notes.push(
       results.cpuProfile === 'all'
         ? 'Every server ran under `node --cpu-prof`, which costs each some CPU.'
-        : 'Our server ran under `node --cpu-prof` on one node without Redis (the baselines and ' +
-            'the many-node rows did not), which costs it some CPU; "Where the time went" below ' +
-            'summarises the profiles.',
+        : 'Our server ran under `node --cpu-prof` on one node without Redis, which costs it some ' +
+            'CPU, except in saturation: the rate a server holds is what the profiler would lower ' +
+            '(the baselines and the many-node rows ran unprofiled too). "Where the time went" ' +
+            'below summarises the profiles.',
     )
   }
   return notes.flatMap((note) => [note, ''])
