@@ -1,4 +1,5 @@
-import { sql, SqliteAdapter, type Kysely } from 'kysely'
+import { sql, type Kysely } from 'kysely'
+import { isSqlite } from './dialect.js'
 
 /**
  * The index behind idempotent sends becomes `(client_message_id, chat_session_id, sender_id)`,
@@ -48,10 +49,6 @@ export async function down(db: Kysely<unknown>): Promise<void> {
     .alterTable('chat_messages')
     .addUniqueConstraint(CONSTRAINT, [...OLD_COLUMNS])
     .execute()
-}
-
-function isSqlite(db: Kysely<unknown>): boolean {
-  return db.getExecutor().adapter instanceof SqliteAdapter
 }
 
 function createClientIdIndex(db: Kysely<unknown>): Promise<void> {

@@ -1,4 +1,5 @@
-import { sql, SqliteAdapter, type Kysely } from 'kysely'
+import { sql, type Kysely } from 'kysely'
+import { isSqlite } from './dialect.js'
 
 /**
  * A session's `started_at` and `last_message_at` are read from its messages (the first's and the
@@ -37,8 +38,4 @@ export async function down(db: Kysely<unknown>): Promise<void> {
                                where m.chat_session_id = chat_sessions.id
                                order by m.seq desc limit 1)`
   await backfill.execute(db)
-}
-
-function isSqlite(db: Kysely<unknown>): boolean {
-  return db.getExecutor().adapter instanceof SqliteAdapter
 }
