@@ -176,23 +176,26 @@ export class SqliteMessageAppender implements MessageAppender {
   }
 
   /**
-   * One statement in the common case: the insert numbers the message after the session's newest
-   * (one writer, so no other append comes between) and skips a repeated `client_message_id` (the
-   * unique index). Only when nothing was inserted is it worth finding out why.
+   * Two statements in the common case: read the session's status and newest seq, then insert the
+   * message after it (one writer, so no other append comes between) unless its
+   * `client_message_id` is already stored (the unique index skips it). One `insert … select` that
+   * numbered the message itself cost a third more: reading the table it writes, SQLite first
+   * copies the selected row into a temporary table, and `returning` builds another.
    */
   #appendOne(message: NewMessage): AppendResult {
     const statements = this.#statements
     const sessionId = message.chat_session_id
-    if (
-      message.reply_to_id !== null &&
-      statements.replyExists.get(message.reply_to_id, sessionId) === undefined
-    ) {
-      return statements.sessionExists.get(sessionId) === undefined
-        ? { outcome: 'session_missing' }
-        : { outcome: 'reply_missing' }
-    }
-    const inserted = statements.insert.get(
+    const head = statements.sessionHead.get(sessionId)
+    const canInsert =
+      head?.status === 'active' &&
+      (message.reply_to_id === null ||
+        statements.replyExists.get(message.reply_to_id, sessionId) !== undefined)
+    if (!canInsert) return this.#whyNotInserted(message, head)
+    const seq = head.last_seq + 1
+    const { changes } = statements.insert.run(
       message.id,
+      sessionId,
+      seq,
       message.sender_id,
       message.message_type,
       message.content,
@@ -204,28 +207,33 @@ export class SqliteMessageAppender implements MessageAppender {
       message.file_type,
       message.client_message_id,
       message.created_at,
-      sessionId,
     )
-    if (inserted === undefined) return this.#whyNotInserted(message)
-    return { outcome: 'stored', message: messageRecord(message, inserted.seq, message.mentions) }
+    if (changes === 0) return this.#whyNotInserted(message, head)
+    return { outcome: 'stored', message: messageRecord(message, seq, message.mentions) }
   }
 
-  #whyNotInserted(message: NewMessage): AppendResult {
-    const statements = this.#statements
-    const sessionId = message.chat_session_id
+  /** An earlier send with the same `client_message_id` answers first, even in a closed session. */
+  #whyNotInserted(message: NewMessage, head: SessionHead | undefined): AppendResult {
     if (message.client_message_id !== null) {
-      const existing = statements.byClientId.get(
-        sessionId,
+      const existing = this.#statements.byClientId.get(
+        message.chat_session_id,
         message.sender_id,
         message.client_message_id,
       )
       if (existing !== undefined)
         return { outcome: 'duplicate', message: toMessageRecord(existing) }
     }
-    return statements.sessionExists.get(sessionId) === undefined
-      ? { outcome: 'session_missing' }
-      : { outcome: 'session_closed' }
+    if (head === undefined) return { outcome: 'session_missing' }
+    if (head.status !== 'active') return { outcome: 'session_closed' }
+    return { outcome: 'reply_missing' }
   }
+}
+
+/** What an append reads of its session first. */
+interface SessionHead {
+  status: string
+  /** Its newest message's seq; 0 before the first. */
+  last_seq: number
 }
 
 function prepareStatements(db: SqliteDatabase.Database) {
@@ -237,12 +245,17 @@ function prepareStatements(db: SqliteDatabase.Database) {
     replyExists: db.prepare<[string, string], { one: number }>(
       'select 1 as one from chat_messages where id = ? and chat_session_id = ?',
     ),
-    sessionExists: db.prepare<[string], { one: number }>(
-      'select 1 as one from chat_sessions where id = ?',
+    sessionHead: db.prepare<[string], SessionHead>(
+      `select s.status,
+              coalesce((select max(m.seq) from chat_messages m where m.chat_session_id = s.id), 0)
+                as last_seq
+         from chat_sessions s where s.id = ?`,
     ),
     insert: db.prepare<
       [
         string,
+        string,
+        number,
         string,
         string,
         string,
@@ -254,20 +267,14 @@ function prepareStatements(db: SqliteDatabase.Database) {
         string | null,
         string | null,
         number,
-        string,
-      ],
-      { seq: number }
+      ]
     >(
       `insert into chat_messages (id, chat_session_id, seq, sender_id, message_type, content,
           reply_to_id, mentions, file_url, file_name, file_size, file_type, client_message_id,
           created_at)
-       select ?, s.id,
-              coalesce((select max(m.seq) from chat_messages m where m.chat_session_id = s.id), 0) + 1,
-              ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
-         from chat_sessions s where s.id = ? and s.status = 'active'
+       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        on conflict (client_message_id, chat_session_id, sender_id)
-         where client_message_id is not null do nothing
-       returning seq`,
+         where client_message_id is not null do nothing`,
     ),
   }
 }
