@@ -11,9 +11,8 @@ export class MemoryBus implements Bus {
 
   publish(channel: string, event: ChatEvent): Promise<void> {
     const handlers = this.#channels.get(channel)
-    if (handlers !== undefined) {
-      for (const handler of [...handlers]) queueMicrotask(() => handler(event))
-    }
+    // No copy of the set: handlers run later, so none can change it while this loop runs.
+    if (handlers !== undefined) for (const handler of handlers) queueMicrotask(() => handler(event))
     return Promise.resolve()
   }
 
