@@ -181,6 +181,16 @@ describe(`store on ${testDatabase}`, () => {
     expect(other.outcome).toBe('stored')
   })
 
+  it('answers a resend with the stored message, even once the session has closed', async () => {
+    const sent = await store.messages.append(message({ client_message_id: 'before-close' }))
+    await store.sessions.close(sessionId, senders[0]!, Date.now())
+
+    const resent = await store.messages.append(message({ client_message_id: 'before-close' }))
+
+    expect(sent.outcome).toBe('stored')
+    expect(resent).toEqual({ outcome: 'duplicate', message: 'message' in sent && sent.message })
+  })
+
   it('refuses appends to a closed or unknown session and to a reply of another session', async () => {
     const other = await newSession()
     const foreign = await store.messages.append(message({ chat_session_id: other }))
