@@ -179,7 +179,7 @@ export class SqliteMessageAppender implements MessageAppender {
    * Two statements in the common case: read the session's status and newest seq, then insert the
    * message after it (one writer, so no other append comes between) unless its
    * `client_message_id` is already stored (the unique index skips it). One `insert … select` that
-   * numbered the message itself cost a third more: reading the table it writes, SQLite first
+   * numbered the message itself cost a fifth more: reading the table it writes, SQLite first
    * copies the selected row into a temporary table, and `returning` builds another.
    */
   #appendOne(message: NewMessage): AppendResult {
